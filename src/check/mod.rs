@@ -1,0 +1,316 @@
+//! The check stage: resolves names and runs every check family over the
+//! parsed files. Each family lives in its own module with its own codes.
+
+pub mod approvals;
+pub mod graph;
+pub mod guards;
+pub mod records;
+pub mod resolve;
+pub mod sla;
+pub mod templates;
+
+use std::collections::HashMap;
+
+use crate::diag::Diagnostic;
+use crate::ir::FieldType;
+use crate::syntax::ast;
+use crate::syntax::span::{Ident, Span};
+use resolve::{check_unique, undefined_local, Env, Kind, Unit};
+
+/// A graph edge between two states of a process.
+#[derive(Debug, Clone, Copy)]
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub kind: EdgeKind,
+    /// Where the edge was written (a transition or an approval outcome).
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// `transitions[i]`, fired by an actor in a role.
+    Actor(usize),
+    /// `transitions[i]`, fired by a timer (`after`), so no one supplies fields.
+    Timer(usize),
+    /// `transitions[i]` with neither `by` nor `after`.
+    Unfireable(usize),
+    /// The approved outcome of `approvals[i]`.
+    Approved(usize),
+    /// The rejected outcome of `approvals[i]`.
+    Rejected(usize),
+}
+
+impl EdgeKind {
+    /// Whether an actor fires this edge and can supply record fields with it.
+    pub fn is_actor(self) -> bool {
+        matches!(self, EdgeKind::Actor(_))
+    }
+}
+
+/// A record field with its resolved type.
+pub struct FieldInfo<'a> {
+    pub decl: &'a ast::Field,
+    pub ty: Option<FieldType>,
+}
+
+/// Everything the per-process checks share.
+pub struct ProcessCtx<'a> {
+    pub fi: usize,
+    pub proc: &'a ast::Process,
+    pub env: &'a Env<'a>,
+    pub record: Option<&'a ast::Record>,
+    pub fields: HashMap<&'a str, FieldInfo<'a>>,
+    /// State name -> index in `proc.states` (first declaration wins).
+    pub states: HashMap<&'a str, usize>,
+    pub edges: Vec<Edge>,
+}
+
+impl<'a> ProcessCtx<'a> {
+    pub fn state_name(&self, i: usize) -> &'a str {
+        &self.proc.states[i].name.name
+    }
+
+    /// Resolves a state name used in this process, reporting it if undefined.
+    pub fn state(&self, ident: &Ident, diags: &mut Vec<Diagnostic>) -> Option<usize> {
+        if let Some(i) = self.states.get(ident.name.as_str()) {
+            return Some(*i);
+        }
+        diags.push(undefined_local(
+            "state",
+            ident,
+            self.states.keys().copied(),
+            &format!("in process `{}`", self.proc.name.name),
+        ));
+        None
+    }
+
+    /// Resolves a field of the process's record, reporting it if undefined.
+    pub fn field(&self, ident: &Ident, diags: &mut Vec<Diagnostic>) -> Option<&FieldInfo<'a>> {
+        if let Some(f) = self.fields.get(ident.name.as_str()) {
+            return Some(f);
+        }
+        if let Some(record) = self.record {
+            diags.push(undefined_local(
+                "field",
+                ident,
+                self.fields.keys().copied(),
+                &format!("in record `{}`", record.name.name),
+            ));
+        }
+        None
+    }
+
+    /// Resolves a list of roles; `requester` is accepted where `allow_requester`.
+    pub fn roles(&self, idents: &[Ident], allow_requester: bool, diags: &mut Vec<Diagnostic>) {
+        for r in idents {
+            if allow_requester && r.name == "requester" {
+                continue;
+            }
+            self.env.resolve(self.fi, Kind::Role, r, diags);
+        }
+    }
+
+    /// Outgoing adjacency lists.
+    pub fn successors(&self) -> Vec<Vec<usize>> {
+        let mut succ = vec![Vec::new(); self.proc.states.len()];
+        for e in &self.edges {
+            succ[e.from].push(e.to);
+        }
+        succ
+    }
+}
+
+/// Runs every check over a compilation unit.
+pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
+    let env = Env::build(unit, diags);
+    for (fi, file) in unit.files.iter().enumerate() {
+        for cal in &file.calendars {
+            sla::check_calendar(cal, diags);
+        }
+        for matrix in &file.matrices {
+            records::check_matrix(matrix, diags);
+        }
+        for template in &file.templates {
+            templates::check_compiles(template, diags);
+        }
+        for record in &file.records {
+            records::check_record(&env, fi, record, diags);
+        }
+        for process in &file.processes {
+            check_process(&env, fi, process, diags);
+        }
+        for document in &file.documents {
+            check_document(&env, fi, document, diags);
+        }
+        for role in &file.roles {
+            if let Some((0, span)) = role.members {
+                diags.push(
+                    Diagnostic::new(
+                        "E0601",
+                        span,
+                        format!("role `{}` has no members", role.name.name),
+                    )
+                    .label("zero members")
+                    .help("give the number of people who hold the role, or remove `members`"),
+                );
+            }
+        }
+    }
+    env
+}
+
+fn check_document(env: &Env, fi: usize, doc: &ast::Document, diags: &mut Vec<Diagnostic>) {
+    if let Some(owner) = &doc.owner {
+        env.resolve(fi, Kind::Role, owner, diags);
+    }
+    for r in &doc.approved_by {
+        env.resolve(fi, Kind::Role, r, diags);
+    }
+}
+
+fn check_process(
+    env: &Env,
+    fi: usize,
+    proc: &ast::Process,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let record = env
+        .resolve(fi, Kind::Record, &proc.record, diags)
+        .map(|r| env.record(r));
+    let mut fields = HashMap::new();
+    if let Some(record) = record {
+        for f in &record.fields {
+            let ty = records::resolve_type_quiet(env, fi, &f.ty);
+            fields
+                .entry(f.name.name.as_str())
+                .or_insert(FieldInfo { decl: f, ty });
+        }
+    }
+    let states = check_unique("state", proc.states.iter().map(|s| &s.name), diags);
+    check_unique("transition", proc.transitions.iter().map(|t| &t.name), diags);
+    check_unique("approval", proc.approvals.iter().map(|a| &a.name), diags);
+    check_unique("sla", proc.slas.iter().map(|s| &s.name), diags);
+    check_unique("escalation", proc.escalations.iter().map(|e| &e.name), diags);
+
+    let mut ctx = ProcessCtx {
+        fi,
+        proc,
+        env,
+        record,
+        fields,
+        states,
+        edges: Vec::new(),
+    };
+
+    if let Some(owner) = &proc.owner {
+        env.resolve(fi, Kind::Role, owner, diags);
+    }
+    ctx.roles(&proc.started_by, false, diags);
+    if let Some(cal) = &proc.calendar {
+        env.resolve(fi, Kind::Calendar, cal, diags);
+    }
+    for state in &proc.states {
+        for tag in &state.tags {
+            env.resolve(fi, Kind::Tag, tag, diags);
+        }
+    }
+    // `required at S` must name states of every process using the record.
+    if let Some(record) = record {
+        for f in &record.fields {
+            for s in &f.required_at {
+                if !ctx.states.contains_key(s.name.as_str()) {
+                    diags.push(
+                        undefined_local(
+                            "state",
+                            s,
+                            ctx.states.keys().copied(),
+                            &format!("in process `{}`", proc.name.name),
+                        )
+                        .with_secondary(proc.record.span, "the record is used by this process"),
+                    );
+                }
+            }
+        }
+    }
+
+    // Edges: transitions, then approval outcomes.
+    let mut edges = Vec::new();
+    for (ti, t) in proc.transitions.iter().enumerate() {
+        let to = ctx.state(&t.to, diags);
+        let kind = if !t.by.is_empty() {
+            EdgeKind::Actor(ti)
+        } else if t.after.is_some() {
+            EdgeKind::Timer(ti)
+        } else {
+            EdgeKind::Unfireable(ti)
+        };
+        for from in &t.from {
+            if let (Some(f), Some(to)) = (ctx.state(from, diags), to) {
+                edges.push(Edge {
+                    from: f,
+                    to,
+                    kind,
+                    span: t.span,
+                });
+            }
+        }
+        ctx.roles(&t.by, false, diags);
+        for r in &t.requires {
+            ctx.field(r, diags);
+        }
+        if let Some(after) = &t.after {
+            records::check_business_duration(&ctx, after, diags);
+        }
+        if let Some(g) = &t.guard {
+            guards::check(&ctx, g, diags);
+        }
+    }
+    for (ai, a) in proc.approvals.iter().enumerate() {
+        let on = ctx.state(&a.state, diags);
+        for (target, kind) in [(&a.approved, EdgeKind::Approved(ai)), (&a.rejected, EdgeKind::Rejected(ai))] {
+            if let (Some(on), Some(target)) = (on, target) {
+                if let Some(to) = ctx.state(target, diags) {
+                    edges.push(Edge {
+                        from: on,
+                        to,
+                        kind,
+                        span: target.span,
+                    });
+                }
+            }
+        }
+    }
+    ctx.edges = edges;
+
+    graph::check(&ctx, diags);
+    records::check_required_at(&ctx, diags);
+    approvals::check(&ctx, diags);
+    for s in &proc.slas {
+        sla::check(&ctx, s, diags);
+    }
+    for e in &proc.escalations {
+        guards::check(&ctx, &e.condition, diags);
+        for (roles, template) in &e.notify {
+            ctx.roles(roles, true, diags);
+            if let Some(t) = template {
+                templates::check_use(&ctx, t, templates::Context::Escalation, diags);
+            }
+        }
+        if let Some(role) = &e.assign {
+            env.resolve(fi, Kind::Role, role, diags);
+        }
+    }
+    for on in &proc.on_enter {
+        for s in &on.states {
+            ctx.state(s, diags);
+        }
+        ctx.roles(&on.notify, true, diags);
+        if let Some(t) = &on.template {
+            templates::check_use(&ctx, t, templates::Context::Notification, diags);
+        }
+    }
+    for spawn in &proc.spawns {
+        records::check_spawn(&ctx, spawn, diags);
+    }
+}

@@ -1,0 +1,585 @@
+//! Record checks (E0205, E04xx): field types, defaults, derived fields and
+//! their matrices, `required at` fields that an automatic path cannot set,
+//! and links between processes.
+
+use std::collections::{HashMap, HashSet};
+
+use super::resolve::{check_unique, suggest, Env, Kind};
+use super::{EdgeKind, ProcessCtx};
+use crate::diag::Diagnostic;
+use crate::ir::FieldType;
+use crate::syntax::ast::{self, DurationUnit, LiteralKind, TypeExpr};
+
+/// Resolves a written type without reporting (the record check reports).
+pub fn resolve_type_quiet(env: &Env, fi: usize, ty: &TypeExpr) -> Option<FieldType> {
+    resolve_type(env, fi, ty, &mut Vec::new())
+}
+
+/// Resolves a written type, reporting unknown names.
+pub fn resolve_type(
+    env: &Env,
+    fi: usize,
+    ty: &TypeExpr,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<FieldType> {
+    match ty {
+        TypeExpr::Named(name) => {
+            if let Some(t) = FieldType::builtin(&name.name) {
+                return Some(t);
+            }
+            let mut d = Diagnostic::new(
+                "E0205",
+                name.span,
+                format!("unknown type `{}`", name.name),
+            )
+            .label("not a type");
+            d = if let Some(s) = suggest(&name.name, FieldType::BUILTIN_NAMES.iter().copied()) {
+                d.help(format!("did you mean `{s}`?"))
+            } else if env.lookup(fi, Kind::Process, &name.name).is_some() {
+                d.help(format!("to link to a `{0}` instance, write `ref {0}`", name.name))
+            } else {
+                d.help(format!(
+                    "the types are {}, `enum(a, b)`, `ref PROCESS` and `list of TYPE`",
+                    FieldType::BUILTIN_NAMES
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            };
+            diags.push(d);
+            None
+        }
+        TypeExpr::Enum(values, _) => {
+            check_unique("enum value", values.iter(), diags);
+            Some(FieldType::Enum(values.iter().map(|v| v.name.clone()).collect()))
+        }
+        TypeExpr::Ref(process, _) => {
+            env.resolve(fi, Kind::Process, process, diags)?;
+            Some(FieldType::Ref(process.name.clone()))
+        }
+        TypeExpr::List(inner, _) => {
+            resolve_type(env, fi, inner, diags).map(|t| FieldType::List(Box::new(t)))
+        }
+    }
+}
+
+pub fn check_record(env: &Env, fi: usize, record: &ast::Record, diags: &mut Vec<Diagnostic>) {
+    let names = check_unique("field", record.fields.iter().map(|f| &f.name), diags);
+    let mut types: HashMap<&str, Option<FieldType>> = HashMap::new();
+    for f in &record.fields {
+        let ty = resolve_type(env, fi, &f.ty, diags);
+        types.entry(f.name.name.as_str()).or_insert(ty);
+    }
+    for f in &record.fields {
+        let Some(Some(ty)) = types.get(f.name.name.as_str()) else {
+            continue;
+        };
+        if let Some(default) = &f.default {
+            check_default(f, ty, default, diags);
+        }
+        if let Some(derived) = &f.derived {
+            check_derived(env, fi, f, ty, derived, &names, &types, diags);
+        }
+    }
+}
+
+fn check_default(field: &ast::Field, ty: &FieldType, lit: &ast::Literal, diags: &mut Vec<Diagnostic>) {
+    let fits = match (ty, &lit.kind) {
+        (FieldType::Text, LiteralKind::String(_)) => true,
+        (FieldType::Int, LiteralKind::Number(n)) => n.parse::<i64>().is_ok(),
+        (FieldType::Decimal, LiteralKind::Number(_)) => true,
+        (FieldType::Bool, LiteralKind::Ident(v)) => v == "true" || v == "false",
+        (FieldType::Date, LiteralKind::Date(_)) => true,
+        (FieldType::Datetime, LiteralKind::String(_)) => true,
+        (FieldType::Duration, LiteralKind::Duration(_)) => true,
+        (t, LiteralKind::Ident(v)) if t.values().is_some() => {
+            t.values().is_some_and(|vals| vals.contains(&v.as_str()))
+        }
+        _ => false,
+    };
+    if fits {
+        return;
+    }
+    let help = match ty {
+        FieldType::Log | FieldType::List(_) | FieldType::Ref(_) => {
+            format!("a `{}` field starts empty and takes no default", ty.describe())
+        }
+        FieldType::Bool => "write `default true` or `default false`".into(),
+        FieldType::Text => "text defaults are quoted: `default \"n/a\"`".into(),
+        FieldType::Int => "write a whole number, e.g. `default 0`".into(),
+        FieldType::Datetime => "write an RFC 3339 time in quotes".into(),
+        t => match t.values() {
+            Some(values) => format!("the default must be one of {}", values.join(", ")),
+            None => format!("write a value of type `{}`", t.describe()),
+        },
+    };
+    diags.push(
+        Diagnostic::new(
+            "E0401",
+            lit.span,
+            format!(
+                "default of `{}` is not a `{}`",
+                field.name.name,
+                ty.describe()
+            ),
+        )
+        .label("this value does not fit the field's type")
+        .help(help),
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_derived(
+    env: &Env,
+    fi: usize,
+    field: &ast::Field,
+    ty: &FieldType,
+    derived: &ast::Derivation,
+    names: &HashMap<&str, usize>,
+    types: &HashMap<&str, Option<FieldType>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(mref) = env.resolve(fi, Kind::Matrix, &derived.function, diags) else {
+        return;
+    };
+    let matrix = env.matrix(mref);
+    if derived.args.len() != matrix.params.len() {
+        diags.push(
+            Diagnostic::new(
+                "E0407",
+                derived.span,
+                format!(
+                    "matrix `{}` takes {} inputs but {} are given",
+                    matrix.name.name,
+                    matrix.params.len(),
+                    derived.args.len()
+                ),
+            )
+            .label("wrong number of inputs")
+            .with_secondary(matrix.name.span, "matrix declared here")
+            .help(format!(
+                "pass one field for each of: {}",
+                matrix
+                    .params
+                    .iter()
+                    .map(|(n, _)| format!("`{}`", n.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+        return;
+    }
+    for (arg, (param, pty)) in derived.args.iter().zip(&matrix.params) {
+        if !names.contains_key(arg.name.as_str()) {
+            diags.push(super::resolve::undefined_local(
+                "field",
+                arg,
+                names.keys().copied(),
+                "in this record",
+            ));
+            continue;
+        }
+        let want = resolve_type_quiet(env, fi, pty);
+        if let (Some(Some(have)), Some(want)) = (types.get(arg.name.as_str()), want) {
+            if *have != want {
+                diags.push(
+                    Diagnostic::new(
+                        "E0407",
+                        arg.span,
+                        format!(
+                            "`{}` is a `{}` but matrix input `{}` is a `{}`",
+                            arg.name,
+                            have.describe(),
+                            param.name,
+                            want.describe()
+                        ),
+                    )
+                    .label("wrong type for this input")
+                    .with_secondary(param.span, "input declared here")
+                    .help(format!("pass a field of type `{}`", want.describe())),
+                );
+            }
+        }
+        if arg.name == field.name.name {
+            diags.push(
+                Diagnostic::new(
+                    "E0407",
+                    arg.span,
+                    format!("`{}` is derived from itself", field.name.name),
+                )
+                .label("a field cannot be an input of its own derivation")
+                .help("derive the field from other fields"),
+            );
+        }
+    }
+    if let Some(result) = resolve_type_quiet(env, fi, &matrix.result) {
+        if result != *ty {
+            diags.push(
+                Diagnostic::new(
+                    "E0407",
+                    derived.function.span,
+                    format!(
+                        "matrix `{}` gives a `{}` but `{}` is a `{}`",
+                        matrix.name.name,
+                        result.describe(),
+                        field.name.name,
+                        ty.describe()
+                    ),
+                )
+                .label("result type differs from the field type")
+                .with_secondary(matrix.result.span(), "matrix result declared here")
+                .help(format!(
+                    "declare `{}` as `{}` or use another matrix",
+                    field.name.name,
+                    result.describe()
+                )),
+            );
+        }
+    }
+}
+
+/// A matrix must give exactly one output for every combination of inputs.
+pub fn check_matrix(matrix: &ast::Matrix, diags: &mut Vec<Diagnostic>) {
+    let enumerated = |t: &TypeExpr| -> Option<Vec<String>> {
+        let ft = match t {
+            TypeExpr::Named(n) => FieldType::builtin(&n.name)?,
+            TypeExpr::Enum(v, _) => FieldType::Enum(v.iter().map(|i| i.name.clone()).collect()),
+            _ => return None,
+        };
+        ft.values().map(|v| v.iter().map(|s| s.to_string()).collect())
+    };
+    let mut domains = Vec::new();
+    for (name, ty) in &matrix.params {
+        match enumerated(ty) {
+            Some(values) => domains.push(values),
+            None => {
+                diags.push(
+                    Diagnostic::new(
+                        "E0408",
+                        ty.span(),
+                        format!("matrix input `{}` is not an enumerated type", name.name),
+                    )
+                    .label("a matrix needs a finite set of values here")
+                    .help("use `level`, `priority` or `enum(a, b, c)`"),
+                );
+                return;
+            }
+        }
+    }
+    let Some(outputs) = enumerated(&matrix.result) else {
+        diags.push(
+            Diagnostic::new(
+                "E0408",
+                matrix.result.span(),
+                format!("matrix `{}` does not give an enumerated type", matrix.name.name),
+            )
+            .label("a matrix gives one of a finite set of values")
+            .help("use `level`, `priority` or `enum(a, b, c)`"),
+        );
+        return;
+    };
+    let mut seen: HashMap<Vec<&str>, &ast::MatrixRow> = HashMap::new();
+    for row in &matrix.rows {
+        if row.inputs.len() != domains.len() {
+            diags.push(
+                Diagnostic::new(
+                    "E0408",
+                    row.span,
+                    format!(
+                        "row has {} inputs but matrix `{}` takes {}",
+                        row.inputs.len(),
+                        matrix.name.name,
+                        domains.len()
+                    ),
+                )
+                .label("wrong number of values before `->`")
+                .help("write one value per input, then `->` and the result"),
+            );
+            continue;
+        }
+        let mut ok = true;
+        for (value, domain) in row.inputs.iter().zip(&domains) {
+            if !domain.contains(&value.name) {
+                ok = false;
+                diags.push(not_in_domain(value, domain));
+            }
+        }
+        if !outputs.contains(&row.output.name) {
+            ok = false;
+            diags.push(not_in_domain(&row.output, &outputs));
+        }
+        if !ok {
+            continue;
+        }
+        let key: Vec<&str> = row.inputs.iter().map(|v| v.name.as_str()).collect();
+        if let Some(first) = seen.get(&key) {
+            diags.push(
+                Diagnostic::new(
+                    "E0408",
+                    row.span,
+                    format!("matrix `{}` gives `{}` twice", matrix.name.name, key.join(", ")),
+                )
+                .label("duplicate row")
+                .with_secondary(first.span, "first given here")
+                .help("keep one row for each combination"),
+            );
+        } else {
+            seen.insert(key, row);
+        }
+    }
+    // Every combination must have a row.
+    let mut missing = Vec::new();
+    let mut combo = vec![0usize; domains.len()];
+    'outer: loop {
+        let key: Vec<&str> = combo
+            .iter()
+            .zip(&domains)
+            .map(|(i, d)| d[*i].as_str())
+            .collect();
+        if !seen.contains_key(&key) {
+            missing.push(key.join(", "));
+        }
+        for pos in (0..combo.len()).rev() {
+            combo[pos] += 1;
+            if combo[pos] < domains[pos].len() {
+                continue 'outer;
+            }
+            combo[pos] = 0;
+        }
+        break;
+    }
+    if !missing.is_empty() && domains.iter().all(|d| !d.is_empty()) {
+        let shown: Vec<String> = missing.iter().take(6).map(|m| format!("`{m}`")).collect();
+        let more = if missing.len() > 6 {
+            format!(" and {} more", missing.len() - 6)
+        } else {
+            String::new()
+        };
+        diags.push(
+            Diagnostic::new(
+                "E0408",
+                matrix.name.span,
+                format!("matrix `{}` is not exhaustive", matrix.name.name),
+            )
+            .label(format!("{} combinations have no row", missing.len()))
+            .help(format!("add rows for {}{more}", shown.join(", "))),
+        );
+    }
+}
+
+fn not_in_domain(value: &crate::syntax::span::Ident, domain: &[String]) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        "E0408",
+        value.span,
+        format!("`{}` is not a value of this type", value.name),
+    )
+    .label("unknown value");
+    d = match suggest(&value.name, domain.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!("the values are {}", domain.join(", "))),
+    };
+    d
+}
+
+/// `business` durations need a calendar; months and years have no fixed length.
+pub fn check_business_duration(ctx: &ProcessCtx, d: &ast::Duration, diags: &mut Vec<Diagnostic>) {
+    if !d.business {
+        return;
+    }
+    if matches!(d.unit, DurationUnit::Months | DurationUnit::Years) {
+        diags.push(
+            Diagnostic::new("E0508", d.span, "business time cannot be counted in months or years")
+                .label("months and years have no fixed number of working hours")
+                .help("count business time in minutes, hours, days or weeks"),
+        );
+    }
+    if ctx.proc.calendar.is_none() {
+        diags.push(
+            Diagnostic::new(
+                "E0511",
+                d.span,
+                format!(
+                    "business time in process `{}`, which has no calendar",
+                    ctx.proc.name.name
+                ),
+            )
+            .label("business time depends on working hours")
+            .help("add `calendar business_hours` (and `use stdlib.calendars.{business_hours}`) to the process"),
+        );
+    }
+}
+
+/// E0402: on an automatic edge (timer or approval outcome) no actor can
+/// supply fields, so a field `required at` the target must already be set on
+/// every path that reaches the edge. A must-analysis over the state graph:
+/// `set(s)` is the set of fields surely set whenever an instance is in `s`.
+pub fn check_required_at(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
+    let Some(record) = ctx.record else {
+        return;
+    };
+    let proc = ctx.proc;
+    let n = proc.states.len();
+    let fields: Vec<&ast::Field> = record.fields.iter().collect();
+    let index: HashMap<&str, usize> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.name.as_str(), i))
+        .collect();
+    let mut required_at = vec![vec![false; fields.len()]; n];
+    for (fi, f) in fields.iter().enumerate() {
+        for s in &f.required_at {
+            if let Some(&si) = ctx.states.get(s.name.as_str()) {
+                required_at[si][fi] = true;
+            }
+        }
+    }
+    let Some(initial) = (0..n).find(|&i| proc.states[i].initial.is_some()) else {
+        return;
+    };
+    let close = |set: &mut Vec<bool>| {
+        // Derived fields are set once all their inputs are.
+        loop {
+            let mut changed = false;
+            for (fi, f) in fields.iter().enumerate() {
+                if let Some(d) = &f.derived {
+                    if !set[fi]
+                        && d.args
+                            .iter()
+                            .all(|a| index.get(a.name.as_str()).is_some_and(|&i| set[i]))
+                    {
+                        set[fi] = true;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    };
+    let mut start: Vec<bool> = fields
+        .iter()
+        .map(|f| f.required.is_some() || f.default.is_some())
+        .collect();
+    for (fi, r) in required_at[initial].iter().enumerate() {
+        start[fi] |= r;
+    }
+    close(&mut start);
+
+    let reach = super::graph::reachable(&ctx.successors(), [initial]);
+    let mut set: Vec<Option<Vec<bool>>> = vec![None; n];
+    set[initial] = Some(start.clone());
+    let edge_out = |e: &super::Edge, set: &[Option<Vec<bool>>]| -> Option<Vec<bool>> {
+        let mut out = set[e.from].clone()?;
+        if let EdgeKind::Actor(ti) | EdgeKind::Timer(ti) | EdgeKind::Unfireable(ti) = e.kind {
+            for r in &proc.transitions[ti].requires {
+                if let Some(&i) = index.get(r.name.as_str()) {
+                    out[i] = true;
+                }
+            }
+        }
+        Some(out)
+    };
+    // Iterate to the greatest fixed point (sets only shrink).
+    for _round in 0..(n + 2) * (fields.len() + 2) {
+        let mut changed = false;
+        for s in 0..n {
+            if !reach[s] || s == initial {
+                continue;
+            }
+            let mut acc: Option<Vec<bool>> = None;
+            for e in ctx.edges.iter().filter(|e| e.to == s && reach[e.from]) {
+                if let Some(out) = edge_out(e, &set) {
+                    acc = Some(match acc {
+                        None => out,
+                        Some(a) => a.iter().zip(&out).map(|(x, y)| *x && *y).collect(),
+                    });
+                }
+            }
+            let Some(mut new) = acc else { continue };
+            for (fi, r) in required_at[s].iter().enumerate() {
+                new[fi] |= r;
+            }
+            close(&mut new);
+            if set[s].as_ref() != Some(&new) {
+                set[s] = Some(new);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut reported = HashSet::new();
+    for e in &ctx.edges {
+        if e.kind.is_actor() || !reach[e.from] {
+            continue;
+        }
+        let Some(out) = edge_out(e, &set) else { continue };
+        for (fi, f) in fields.iter().enumerate() {
+            if required_at[e.to][fi] && !out[fi] && reported.insert((e.span, fi)) {
+                let target = ctx.state_name(e.to);
+                let how = match e.kind {
+                    EdgeKind::Timer(_) => "a timer",
+                    EdgeKind::Approved(_) | EdgeKind::Rejected(_) => "an approval decision",
+                    _ => "nobody",
+                };
+                diags.push(
+                    Diagnostic::new(
+                        "E0402",
+                        e.span,
+                        format!(
+                            "`{}` is required at `{target}` but may be unset when {how} moves the instance there",
+                            f.name.name
+                        ),
+                    )
+                    .label(format!("enters `{target}` without anyone supplying `{}`", f.name.name))
+                    .with_secondary(f.name.span, format!("required at `{target}` here"))
+                    .help(format!(
+                        "require `{}` on every transition leading to `{}` (`requires {}`), or mark it `required` from the start",
+                        f.name.name,
+                        ctx.state_name(e.from),
+                        f.name.name
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// `spawn PROCESS on enter S [link FIELD] [when GUARD]`
+pub fn check_spawn(ctx: &ProcessCtx, spawn: &ast::Spawn, diags: &mut Vec<Diagnostic>) {
+    let target = ctx
+        .env
+        .resolve(ctx.fi, Kind::Process, &spawn.process, diags);
+    for s in &spawn.states {
+        ctx.state(s, diags);
+    }
+    if let Some(link) = &spawn.link {
+        if let Some(field) = ctx.field(link, diags) {
+            let expected = FieldType::Ref(spawn.process.name.clone());
+            if target.is_some() && field.ty.as_ref().is_some_and(|t| *t != expected) {
+                diags.push(
+                    Diagnostic::new(
+                        "E0409",
+                        link.span,
+                        format!(
+                            "link field `{}` is not a `ref {}`",
+                            link.name, spawn.process.name
+                        ),
+                    )
+                    .label("the spawned instance's id is stored here")
+                    .with_secondary(field.decl.ty.span(), "declared with another type here")
+                    .help(format!(
+                        "declare the field as `{} ref {}`",
+                        link.name, spawn.process.name
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(g) = &spawn.guard {
+        super::guards::check(ctx, g, diags);
+    }
+}

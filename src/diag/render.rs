@@ -1,0 +1,131 @@
+//! Renders diagnostics: ariadne reports for people, one JSON object per line
+//! for machines.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use ariadne::{Cache, Color, Config, IndexType, Label as AriadneLabel, Report, ReportKind, Source};
+use serde::Serialize;
+
+use super::{Diagnostic, Severity};
+use crate::source::SourceMap;
+use crate::syntax::span::FileId;
+
+/// Serves the compilation's files to ariadne without copying them.
+struct MapCache<'a> {
+    map: &'a SourceMap,
+    built: HashMap<FileId, Source<&'a str>>,
+}
+
+impl<'a> Cache<FileId> for MapCache<'a> {
+    type Storage = &'a str;
+
+    fn fetch(&mut self, id: &FileId) -> Result<&Source<&'a str>, impl fmt::Debug> {
+        let map = self.map;
+        let source = self
+            .built
+            .entry(*id)
+            .or_insert_with(|| Source::from(map.get(*id).text.as_str()));
+        Ok::<_, String>(source)
+    }
+
+    fn display<'b>(&self, id: &'b FileId) -> Option<impl fmt::Display + 'b> {
+        Some(self.map.get(*id).name.clone())
+    }
+}
+
+/// Renders diagnostics for a terminal (or, with `color: false`, for logs and snapshots).
+pub fn human(map: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
+    let mut cache = MapCache {
+        map,
+        built: HashMap::new(),
+    };
+    let mut out = Vec::new();
+    for d in diags {
+        let kind = match d.severity() {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let primary_color = match d.severity() {
+            Severity::Error => Color::Red,
+            Severity::Warning => Color::Yellow,
+        };
+        let span = (d.primary.span.file, d.primary.span.range());
+        let mut label = AriadneLabel::new(span.clone()).with_color(primary_color);
+        if !d.primary.message.is_empty() {
+            label = label.with_message(&d.primary.message);
+        }
+        let mut builder = Report::build(kind, span)
+            .with_config(
+                Config::default()
+                    .with_color(color)
+                    .with_index_type(IndexType::Byte),
+            )
+            .with_code(d.code)
+            .with_message(&d.message)
+            .with_label(label);
+        for s in &d.secondary {
+            builder = builder.with_label(
+                AriadneLabel::new((s.span.file, s.span.range()))
+                    .with_message(&s.message)
+                    .with_color(Color::Blue),
+            );
+        }
+        if let Some(help) = &d.help {
+            builder = builder.with_help(help);
+        }
+        for note in &d.notes {
+            builder = builder.with_note(note);
+        }
+        // Writing into a Vec cannot fail; a failure would only lose this report.
+        let _ = builder.finish().write(&mut cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The machine-readable shape of a diagnostic (`pdca check --format json`).
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic<'a> {
+    pub code: &'a str,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub label: &'a str,
+    pub help: Option<&'a str>,
+    pub notes: &'a [String],
+}
+
+pub fn to_json<'a>(map: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
+    let file = map.get(d.primary.span.file);
+    let (line, column) = file.line_col(d.primary.span.start as usize);
+    let (end_line, end_column) = file.line_col(d.primary.span.end as usize);
+    JsonDiagnostic {
+        code: d.code,
+        severity: d.severity(),
+        message: &d.message,
+        file: &file.name,
+        line,
+        column,
+        end_line,
+        end_column,
+        label: &d.primary.message,
+        help: d.help.as_deref(),
+        notes: &d.notes,
+    }
+}
+
+/// One JSON object per line, one line per diagnostic.
+pub fn json_lines(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        if let Ok(line) = serde_json::to_string(&to_json(map, d)) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,239 @@
+//! Turns pest's errors into diagnostics written for process designers:
+//! what was expected, in words, and what was found instead.
+
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+use super::parser::Rule;
+use super::span::{FileId, Span};
+use crate::diag::Diagnostic;
+
+/// The words a designer knows for each grammar rule; `None` hides a rule
+/// that never helps in a message.
+fn describe(rule: Rule) -> Option<&'static str> {
+    use Rule::*;
+    Some(match rule {
+        EOI => "end of file",
+        ident | ident_list => "a name",
+        string | string_inner => "a quoted string",
+        int => "a whole number",
+        number => "a number",
+        percent => "a percentage such as `75%`",
+        date => "a date such as `2026-12-25`",
+        time => "a time such as `09:00`",
+        duration | duration_amount => "a duration such as `4h` or `5 business days`",
+        duration_unit => "a duration unit (`m`, `h`, `d`, `w`, `months`)",
+        standard_id => "a standard such as `iso20000-1:2018`",
+        clause_id | clause_list => "a clause number such as `8.6.1`",
+        obligation_id => "an obligation id such as `8.6.1-02`",
+        literal => "a value",
+        guard | guard_line | guard_backtick => "a guard expression",
+        weekday | day_range => "a weekday (`mon` … `sun`)",
+        time_range => "a time range such as `09:00-17:00`",
+        type_expr | named_type | list_type | enum_type | ref_type => "a type",
+        kw_use => "`use`",
+        kw_stdlib => "`stdlib`",
+        kw_role => "`role`",
+        kw_members => "`members`",
+        kw_calendar => "`calendar`",
+        kw_zone => "`zone`",
+        kw_hours => "`hours`",
+        kw_holiday => "`holiday`",
+        kw_matrix => "`matrix`",
+        kw_template => "`template`",
+        kw_subject => "`subject`",
+        kw_body => "`body`",
+        kw_tag => "`tag`",
+        kw_record => "`record`",
+        kw_list => "`list`",
+        kw_of => "`of`",
+        kw_enum => "`enum`",
+        kw_ref => "`ref`",
+        kw_required => "`required`",
+        kw_at => "`at`",
+        kw_default => "`default`",
+        kw_process => "`process`",
+        kw_for => "`for`",
+        kw_implements => "`implements`",
+        kw_owner => "`owner`",
+        kw_started => "`started`",
+        kw_by => "`by`",
+        kw_state => "`state`",
+        kw_initial => "`initial`",
+        kw_final => "`final`",
+        kw_is => "`is`",
+        kw_transition => "`transition`",
+        kw_requires => "`requires`",
+        kw_when => "`when`",
+        kw_after => "`after`",
+        kw_business => "`business`",
+        kw_approval => "`approval`",
+        kw_on => "`on`",
+        kw_approvers => "`approvers`",
+        kw_quorum => "`quorum`",
+        kw_all => "`all`",
+        kw_any => "`any`",
+        kw_distinct => "`distinct`",
+        kw_from => "`from`",
+        kw_approved => "`approved`",
+        kw_rejected => "`rejected`",
+        kw_timeout => "`timeout`",
+        kw_escalate => "`escalate`",
+        kw_to => "`to`",
+        kw_sla => "`sla`",
+        kw_until => "`until`",
+        kw_pause => "`pause`",
+        kw_in => "`in`",
+        kw_target => "`target`",
+        kw_warn => "`warn`",
+        kw_notify => "`notify`",
+        kw_breach => "`breach`",
+        kw_escalation => "`escalation`",
+        kw_assign => "`assign`",
+        kw_enter => "`enter`",
+        kw_spawn => "`spawn`",
+        kw_link => "`link`",
+        kw_schedule => "`schedule`",
+        kw_every => "`every`",
+        kw_document => "`document`",
+        kw_satisfies => "`satisfies`",
+        kw_attests => "`attests`",
+        kw_review => "`review`",
+        use_all => "`*`",
+        use_names => "`{`",
+        template_ref => "`template`",
+        _ => return None,
+    })
+}
+
+/// Words that start a top-level declaration; when all of them are expected,
+/// the message says "a declaration" instead of listing nine keywords.
+const DECLARATIONS: &[Rule] = &[
+    Rule::kw_use,
+    Rule::kw_role,
+    Rule::kw_calendar,
+    Rule::kw_matrix,
+    Rule::kw_template,
+    Rule::kw_tag,
+    Rule::kw_record,
+    Rule::kw_process,
+    Rule::kw_document,
+];
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// A short, printable description of the text at `pos`.
+fn found_at(text: &str, pos: usize) -> String {
+    let rest = text.get(pos..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return "the end of the file".to_string();
+    };
+    if first == '\n' || first == '\r' {
+        return "the end of the line".to_string();
+    }
+    let word: String = if first.is_alphanumeric() || first == '_' {
+        rest.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take(40)
+            .collect()
+    } else {
+        first.to_string()
+    };
+    if word.chars().any(|c| c.is_control()) {
+        format!("the character {:?}", first)
+    } else {
+        format!("`{word}`")
+    }
+}
+
+/// The length in bytes of the token at `pos`, for the label's span.
+fn token_len(text: &str, pos: usize) -> usize {
+    let rest = text.get(pos..).unwrap_or("");
+    match rest.chars().next() {
+        None => 0,
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+    }
+}
+
+pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
+    let pos = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let pos = pos.min(text.len());
+    let span = Span::new(file, pos, pos + token_len(text, pos));
+
+    // A quote that never closes makes the whole rest of the file unparsable;
+    // say that instead of what the parser expected after it.
+    if text.get(pos..).is_some_and(|r| r.starts_with('"')) && !text[pos + 1..].contains('"') {
+        return Diagnostic::new("E0102", Span::new(file, pos, pos + 1), "unterminated string")
+            .label("this string is never closed")
+            .help("add the closing `\"`");
+    }
+
+    let positives = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let mut expected: Vec<&str> = Vec::new();
+    let declarations = DECLARATIONS.iter().all(|r| positives.contains(r));
+    if declarations {
+        expected.push("a declaration (`process`, `record`, `role`, `use`, …)");
+    }
+    for rule in &positives {
+        if declarations && DECLARATIONS.contains(rule) {
+            continue;
+        }
+        if let Some(words) = describe(*rule) {
+            if !expected.contains(&words) {
+                expected.push(words);
+            }
+        }
+    }
+    let found = found_at(text, pos);
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let mut diag = Diagnostic::new("E0101", span, message).label(if expected.is_empty() {
+        "not expected here".to_string()
+    } else {
+        format!("expected {} here", join_or(&expected))
+    });
+    if let Some(help) = help_for(&positives, text, pos) {
+        diag = diag.help(help);
+    }
+    diag
+}
+
+/// A targeted hint for the most common slips.
+fn help_for(positives: &[Rule], text: &str, pos: usize) -> Option<String> {
+    let rest = text.get(pos..).unwrap_or("");
+    if positives.contains(&Rule::duration_unit) {
+        return Some("durations need a unit: `30m`, `4h`, `3d`, `2w` or `6 months`".into());
+    }
+    if rest.starts_with(':') || rest.starts_with(';') {
+        return Some("pdca needs no `:` or `;` between items; put each item on its own line".into());
+    }
+    if positives.contains(&Rule::kw_for) {
+        return Some("a process names its record type: `process incident \"Incident management\" for Incident { … }`".into());
+    }
+    if rest.starts_with('}') {
+        return Some("check the line above for a missing part".into());
+    }
+    if positives.contains(&Rule::EOI) && DECLARATIONS.iter().all(|r| positives.contains(r)) {
+        return Some("a file holds declarations such as `process`, `record`, `role`, `calendar`, `document` and `use`".into());
+    }
+    None
+}

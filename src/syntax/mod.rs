@@ -1,0 +1,8 @@
+//! The syntax stage: text to AST.
+
+pub mod ast;
+pub mod errors;
+pub mod parser;
+pub mod span;
+
+pub use parser::parse;

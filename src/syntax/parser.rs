@@ -1,0 +1,1082 @@
+//! pest pairs -> AST, one `parse_*` function per grammar rule.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use super::errors;
+use super::span::{FileId, Ident, Span};
+use crate::diag::Diagnostic;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/pdca.pest"]
+pub struct PdcaParser;
+
+/// Parses one file. Syntax errors come back as diagnostics; the AST is empty
+/// when the file does not parse (pest stops at the first error).
+pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    let mut ctx = Ctx {
+        file,
+        diags: Vec::new(),
+    };
+    let ast = match PdcaParser::parse(Rule::file, text) {
+        Ok(mut pairs) => match pairs.next() {
+            Some(root) => ctx.parse_file(root),
+            None => File::default(),
+        },
+        Err(err) => {
+            ctx.diags.push(errors::from_pest(file, text, &err));
+            File::default()
+        }
+    };
+    let mut ast = ast;
+    ast.id = Some(file);
+    (ast, ctx.diags)
+}
+
+struct Ctx {
+    file: FileId,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    /// The span of a pair without the trailing whitespace and comments that
+    /// pest's implicit whitespace leaves inside non-atomic rules.
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        let text = trim_trailing_trivia(s.as_str());
+        Span::new(self.file, s.start(), s.start() + text.len())
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn idents(&self, pair: Pair<Rule>) -> Vec<Ident> {
+        pair.into_inner()
+            .filter(|p| p.as_rule() == Rule::ident)
+            .map(|p| self.ident(p))
+            .collect()
+    }
+
+    fn invalid(&mut self, span: Span, message: String, help: &str) {
+        self.diags.push(
+            Diagnostic::new("E0105", span, message)
+                .label("not a valid value")
+                .help(help),
+        );
+    }
+
+    fn parse_file(&mut self, root: Pair<Rule>) -> File {
+        let mut file = File::default();
+        for item in root.into_inner() {
+            match item.as_rule() {
+                Rule::use_decl => {
+                    if let Some(u) = self.parse_use(item) {
+                        file.uses.push(u);
+                    }
+                }
+                Rule::role_decl => file.roles.push(self.parse_role(item)),
+                Rule::tag_decl => file.tags.push(self.parse_tag(item)),
+                Rule::calendar_decl => file.calendars.push(self.parse_calendar(item)),
+                Rule::matrix_decl => {
+                    if let Some(m) = self.parse_matrix(item) {
+                        file.matrices.push(m);
+                    }
+                }
+                Rule::template_decl => file.templates.push(self.parse_template(item)),
+                Rule::record_decl => file.records.push(self.parse_record(item)),
+                Rule::process_decl => file.processes.push(self.parse_process(item)),
+                Rule::document_decl => file.documents.push(self.parse_document(item)),
+                _ => {}
+            }
+        }
+        file
+    }
+
+    fn parse_use(&mut self, pair: Pair<Rule>) -> Option<Use> {
+        let span = self.span(&pair);
+        let inner = pair.into_inner().find(|p| p.as_rule() != Rule::kw_use)?;
+        match inner.as_rule() {
+            Rule::use_stdlib => {
+                let mut module = None;
+                let mut names = UseNames::All;
+                for p in inner.into_inner() {
+                    match p.as_rule() {
+                        Rule::ident if module.is_none() => module = Some(self.ident(p)),
+                        Rule::ident => names = UseNames::Some(vec![self.ident(p)]),
+                        Rule::use_names => names = UseNames::Some(self.idents(p)),
+                        Rule::use_all => names = UseNames::All,
+                        _ => {}
+                    }
+                }
+                Some(Use::Stdlib {
+                    module: module?,
+                    names,
+                    span,
+                })
+            }
+            Rule::use_file => {
+                let s = inner.into_inner().next()?;
+                let (path, _) = self.string(s);
+                Some(Use::File { path, span })
+            }
+            _ => None,
+        }
+    }
+
+    /// The unescaped contents of a string literal and the span inside its quotes.
+    fn string(&mut self, pair: Pair<Rule>) -> (String, Span) {
+        let inner = pair.into_inner().next();
+        let Some(inner) = inner else {
+            return (String::new(), Span::new(self.file, 0, 0));
+        };
+        let span = self.span(&inner);
+        let raw = inner.as_str();
+        if !raw.contains('\\') {
+            return (raw.to_string(), span);
+        }
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, '"')) => out.push('"'),
+                Some((_, '\\')) => out.push('\\'),
+                Some((j, other)) => {
+                    let at = span.start as usize + i;
+                    let end = span.start as usize + j + other.len_utf8();
+                    self.invalid(
+                        Span::new(self.file, at, end),
+                        format!("unknown escape `\\{other}` in a string"),
+                        "write `\\\\` for a backslash; the escapes are `\\n`, `\\t`, `\\\"` and `\\\\`",
+                    );
+                }
+                None => {}
+            }
+        }
+        (out, span)
+    }
+
+    fn u32_of(&mut self, pair: &Pair<Rule>, what: &str) -> u32 {
+        match pair.as_str().trim_end_matches('%').parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                let span = self.span(pair);
+                self.invalid(
+                    span,
+                    format!("{what} `{}` is too large", pair.as_str()),
+                    "use a number below 4294967296",
+                );
+                0
+            }
+        }
+    }
+
+    fn parse_role(&mut self, pair: Pair<Rule>) -> Role {
+        let mut name = None;
+        let mut title = None;
+        let mut members = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(p)),
+                Rule::string => title = Some(self.string(p).0),
+                Rule::int => {
+                    let span = self.span(&p);
+                    members = Some((self.u32_of(&p, "member count"), span));
+                }
+                _ => {}
+            }
+        }
+        Role {
+            name: name.unwrap_or_else(|| self.missing()),
+            title,
+            members,
+        }
+    }
+
+    /// Placeholder for a part the grammar guarantees; only reached on a grammar bug.
+    fn missing(&self) -> Ident {
+        Ident {
+            name: String::new(),
+            span: Span::new(self.file, 0, 0),
+        }
+    }
+
+    fn parse_tag(&mut self, pair: Pair<Rule>) -> Tag {
+        let mut name = None;
+        let mut description = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(p)),
+                Rule::string => description = Some(self.string(p).0),
+                _ => {}
+            }
+        }
+        Tag {
+            name: name.unwrap_or_else(|| self.missing()),
+            description,
+        }
+    }
+
+    fn parse_calendar(&mut self, pair: Pair<Rule>) -> Calendar {
+        let span = self.span(&pair);
+        let mut cal = Calendar {
+            name: self.missing(),
+            title: None,
+            zone: None,
+            hours: Vec::new(),
+            holidays: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => cal.name = self.ident(p),
+                Rule::string => cal.title = Some(self.string(p).0),
+                Rule::zone_item => {
+                    if let Some(s) = p.into_inner().find(|q| q.as_rule() == Rule::string) {
+                        let (zone, zspan) = self.string(s);
+                        cal.zone = Some((zone, zspan));
+                    }
+                }
+                Rule::hours_item => cal.hours.push(self.parse_hours(p)),
+                Rule::holiday_item => {
+                    let hspan = self.span(&p);
+                    let mut date = (0, 0, 0);
+                    let mut name = None;
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::date => date = self.date(&q),
+                            Rule::string => name = Some(self.string(q).0),
+                            _ => {}
+                        }
+                    }
+                    cal.holidays.push(Holiday {
+                        date,
+                        name,
+                        span: hspan,
+                    });
+                }
+                _ => {}
+            }
+        }
+        cal
+    }
+
+    fn date(&mut self, pair: &Pair<Rule>) -> (i16, i8, i8) {
+        let text = pair.as_str();
+        let parts: Vec<i32> = text.split('-').filter_map(|s| s.parse().ok()).collect();
+        if let [y, m, d] = parts[..] {
+            let max_day = match m {
+                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                4 | 6 | 9 | 11 => 30,
+                2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+                2 => 28,
+                _ => 0,
+            };
+            if (1..=9999).contains(&y) && (1..=max_day).contains(&d) {
+                return (y as i16, m as i8, d as i8);
+            }
+        }
+        let span = self.span(pair);
+        self.invalid(
+            span,
+            format!("`{text}` is not a calendar date"),
+            "write dates as YYYY-MM-DD, e.g. `2026-12-25`",
+        );
+        (0, 0, 0)
+    }
+
+    fn parse_hours(&mut self, pair: Pair<Rule>) -> Hours {
+        let span = self.span(&pair);
+        let mut hours = Hours {
+            days: Vec::new(),
+            times: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::day_range => {
+                    let dspan = self.span(&p);
+                    let days: Vec<u8> = p.into_inner().map(|d| weekday(d.as_str())).collect();
+                    let start = days.first().copied().unwrap_or(0);
+                    let end = days.get(1).copied().unwrap_or(start);
+                    hours.days.push((start, end, dspan));
+                }
+                Rule::time_range => {
+                    let tspan = self.span(&p);
+                    let times: Vec<u16> = p.into_inner().map(|t| self.time(&t)).collect();
+                    let start = times.first().copied().unwrap_or(0);
+                    let end = times.get(1).copied().unwrap_or(start);
+                    hours.times.push((start, end, tspan));
+                }
+                _ => {}
+            }
+        }
+        hours
+    }
+
+    fn time(&mut self, pair: &Pair<Rule>) -> u16 {
+        let text = pair.as_str();
+        let (h, m) = text.split_once(':').unwrap_or(("99", "99"));
+        let h: u16 = h.parse().unwrap_or(99);
+        let m: u16 = m.parse().unwrap_or(99);
+        if (h < 24 && m < 60) || (h == 24 && m == 0) {
+            return h * 60 + m;
+        }
+        let span = self.span(pair);
+        self.invalid(
+            span,
+            format!("`{text}` is not a time of day"),
+            "write times as HH:MM between 00:00 and 24:00",
+        );
+        0
+    }
+
+    fn parse_matrix(&mut self, pair: Pair<Rule>) -> Option<Matrix> {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut params = Vec::new();
+        let mut result = None;
+        let mut rows = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(p)),
+                Rule::matrix_param => {
+                    let mut inner = p.into_inner();
+                    let pname = self.ident(inner.next()?);
+                    let ty = self.parse_type(inner.next()?)?;
+                    params.push((pname, ty));
+                }
+                Rule::type_expr => result = self.parse_type(p),
+                Rule::matrix_row => {
+                    let rspan = self.span(&p);
+                    let mut values: Vec<Ident> = p.into_inner().map(|q| self.ident(q)).collect();
+                    let output = values.pop()?;
+                    rows.push(MatrixRow {
+                        inputs: values,
+                        output,
+                        span: rspan,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(Matrix {
+            name: name?,
+            params,
+            result: result?,
+            rows,
+            span,
+        })
+    }
+
+    fn parse_template(&mut self, pair: Pair<Rule>) -> Template {
+        let mut t = Template {
+            name: self.missing(),
+            subject: None,
+            body: None,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => t.name = self.ident(p),
+                Rule::subject_item | Rule::body_item => {
+                    let is_subject = p.as_rule() == Rule::subject_item;
+                    if let Some(s) = p.into_inner().find(|q| q.as_rule() == Rule::string) {
+                        let escaped = s.as_str().contains('\\');
+                        let (text, span) = self.string(s);
+                        let text = TemplateText {
+                            text,
+                            span,
+                            escaped,
+                        };
+                        if is_subject {
+                            t.subject = Some(text);
+                        } else {
+                            t.body = Some(text);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+
+    fn parse_record(&mut self, pair: Pair<Rule>) -> Record {
+        let span = self.span(&pair);
+        let mut rec = Record {
+            name: self.missing(),
+            title: None,
+            fields: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => rec.name = self.ident(p),
+                Rule::string => rec.title = Some(self.string(p).0),
+                Rule::field_decl => {
+                    if let Some(f) = self.parse_field(p) {
+                        rec.fields.push(f);
+                    }
+                }
+                _ => {}
+            }
+        }
+        rec
+    }
+
+    fn parse_field(&mut self, pair: Pair<Rule>) -> Option<Field> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next()?);
+        let ty = self.parse_type(inner.next()?)?;
+        let mut field = Field {
+            name,
+            ty,
+            required: None,
+            required_at: Vec::new(),
+            default: None,
+            derived: None,
+            span,
+        };
+        for p in inner {
+            match p.as_rule() {
+                Rule::required_mod => {
+                    let rspan = self.span(&p);
+                    let states: Vec<Ident> = p
+                        .into_inner()
+                        .filter(|q| q.as_rule() == Rule::ident_list)
+                        .flat_map(|q| self.idents(q))
+                        .collect();
+                    if states.is_empty() {
+                        field.required = Some(rspan);
+                    } else {
+                        field.required_at.extend(states);
+                    }
+                }
+                Rule::default_mod => {
+                    if let Some(lit) = p.into_inner().find(|q| q.as_rule() == Rule::literal) {
+                        field.default = self.parse_literal(lit);
+                    }
+                }
+                Rule::derived_mod => {
+                    let dspan = self.span(&p);
+                    let mut parts = p.into_inner();
+                    let function = self.ident(parts.next()?);
+                    let args = parts.next().map(|a| self.idents(a)).unwrap_or_default();
+                    field.derived = Some(Derivation {
+                        function,
+                        args,
+                        span: dspan,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(field)
+    }
+
+    fn parse_type(&mut self, pair: Pair<Rule>) -> Option<TypeExpr> {
+        let inner = pair.into_inner().next()?;
+        let span = self.span(&inner);
+        Some(match inner.as_rule() {
+            Rule::named_type => TypeExpr::Named(self.ident(inner.into_inner().next()?)),
+            Rule::enum_type => {
+                let list = inner.into_inner().find(|p| p.as_rule() == Rule::ident_list)?;
+                TypeExpr::Enum(self.idents(list), span)
+            }
+            Rule::ref_type => {
+                let target = inner.into_inner().find(|p| p.as_rule() == Rule::ident)?;
+                TypeExpr::Ref(self.ident(target), span)
+            }
+            Rule::list_type => {
+                let elem = inner.into_inner().find(|p| p.as_rule() == Rule::type_expr)?;
+                TypeExpr::List(Box::new(self.parse_type(elem)?), span)
+            }
+            _ => return None,
+        })
+    }
+
+    fn parse_literal(&mut self, pair: Pair<Rule>) -> Option<Literal> {
+        let inner = pair.into_inner().next()?;
+        let span = self.span(&inner);
+        let kind = match inner.as_rule() {
+            Rule::string => LiteralKind::String(self.string(inner).0),
+            Rule::duration => LiteralKind::Duration(self.parse_duration(inner)),
+            Rule::date => {
+                self.date(&inner);
+                LiteralKind::Date(inner.as_str().to_string())
+            }
+            Rule::number => LiteralKind::Number(inner.as_str().to_string()),
+            Rule::ident => LiteralKind::Ident(inner.as_str().to_string()),
+            _ => return None,
+        };
+        Some(Literal { kind, span })
+    }
+
+    fn parse_duration(&mut self, pair: Pair<Rule>) -> Duration {
+        let span = self.span(&pair);
+        let mut d = Duration {
+            amount: 0,
+            unit: DurationUnit::Days,
+            business: false,
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::duration_amount => match p.as_str().parse::<u64>() {
+                    Ok(n) if n <= 1_000_000 => d.amount = n,
+                    _ => {
+                        let s = self.span(&p);
+                        self.invalid(
+                            s,
+                            format!("duration `{}` is too long", p.as_str()),
+                            "durations are limited to 1000000 units",
+                        );
+                    }
+                },
+                Rule::kw_business => d.business = true,
+                Rule::duration_unit => {
+                    d.unit = match p.as_str() {
+                        "minutes" | "minute" | "mins" | "min" | "m" => DurationUnit::Minutes,
+                        "hours" | "hour" | "h" => DurationUnit::Hours,
+                        "days" | "day" | "d" => DurationUnit::Days,
+                        "weeks" | "week" | "w" => DurationUnit::Weeks,
+                        "months" | "month" | "mo" => DurationUnit::Months,
+                        _ => DurationUnit::Years,
+                    }
+                }
+                _ => {}
+            }
+        }
+        d
+    }
+
+    fn parse_guard(&mut self, pair: Pair<Rule>) -> Option<Guard> {
+        let guard = pair.into_inner().find(|p| p.as_rule() == Rule::guard)?;
+        let inner = guard.into_inner().next()?;
+        let span = self.span(&inner);
+        let raw = inner.as_str();
+        let trimmed = raw.trim_end();
+        Some(Guard {
+            source: trimmed.to_string(),
+            span: Span::new(
+                self.file,
+                span.start as usize,
+                span.start as usize + trimmed.len(),
+            ),
+        })
+    }
+
+    fn parse_claim(&mut self, pair: Pair<Rule>) -> Claim {
+        let span = self.span(&pair);
+        let mut standard = self.missing();
+        let mut clauses = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::standard_id => standard = self.ident(p),
+                Rule::clause_list => clauses = p.into_inner().map(|c| self.ident(c)).collect(),
+                _ => {}
+            }
+        }
+        Claim {
+            standard,
+            clauses,
+            span,
+        }
+    }
+
+    fn first_ident(&self, pair: Pair<Rule>) -> Option<Ident> {
+        pair.into_inner()
+            .find(|p| p.as_rule() == Rule::ident)
+            .map(|p| self.ident(p))
+    }
+
+    fn parse_process(&mut self, pair: Pair<Rule>) -> Process {
+        let span = self.span(&pair);
+        let mut proc = Process {
+            name: self.missing(),
+            title: None,
+            record: self.missing(),
+            implements: Vec::new(),
+            owner: None,
+            started_by: Vec::new(),
+            states: Vec::new(),
+            transitions: Vec::new(),
+            approvals: Vec::new(),
+            slas: Vec::new(),
+            escalations: Vec::new(),
+            on_enter: Vec::new(),
+            spawns: Vec::new(),
+            schedule: None,
+            calendar: None,
+            span,
+        };
+        let mut seen_name = false;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident if !seen_name => {
+                    proc.name = self.ident(p);
+                    seen_name = true;
+                }
+                Rule::ident => proc.record = self.ident(p),
+                Rule::string => proc.title = Some(self.string(p).0),
+                Rule::implements_item => {
+                    let claim = self.parse_claim(p);
+                    proc.implements.push(claim);
+                }
+                Rule::owner_item => proc.owner = self.first_ident(p),
+                Rule::started_item => {
+                    for q in p.into_inner() {
+                        if q.as_rule() == Rule::ident_list {
+                            proc.started_by.extend(self.idents(q));
+                        }
+                    }
+                }
+                Rule::state_decl => proc.states.push(self.parse_state(p)),
+                Rule::transition_decl => {
+                    if let Some(t) = self.parse_transition(p) {
+                        proc.transitions.push(t);
+                    }
+                }
+                Rule::approval_decl => proc.approvals.push(self.parse_approval(p)),
+                Rule::sla_decl => proc.slas.push(self.parse_sla(p)),
+                Rule::escalation_decl => {
+                    if let Some(e) = self.parse_escalation(p) {
+                        proc.escalations.push(e);
+                    }
+                }
+                Rule::on_enter_decl => proc.on_enter.push(self.parse_on_enter(p)),
+                Rule::spawn_decl => proc.spawns.push(self.parse_spawn(p)),
+                Rule::schedule_item => {
+                    if let Some(d) = p.into_inner().find(|q| q.as_rule() == Rule::duration) {
+                        proc.schedule = Some(self.parse_duration(d));
+                    }
+                }
+                Rule::calendar_ref => proc.calendar = self.first_ident(p),
+                _ => {}
+            }
+        }
+        proc
+    }
+
+    fn parse_state(&mut self, pair: Pair<Rule>) -> State {
+        let span = self.span(&pair);
+        let mut state = State {
+            name: self.missing(),
+            title: None,
+            initial: None,
+            final_: None,
+            tags: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => state.name = self.ident(p),
+                Rule::string => state.title = Some(self.string(p).0),
+                Rule::initial_flag => state.initial = Some(self.span(&p)),
+                Rule::final_flag => state.final_ = Some(self.span(&p)),
+                Rule::tags_flag => {
+                    for q in p.into_inner() {
+                        if q.as_rule() == Rule::ident_list {
+                            state.tags.extend(self.idents(q));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        state
+    }
+
+    fn parse_transition(&mut self, pair: Pair<Rule>) -> Option<Transition> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_transition);
+        let name = self.ident(inner.next()?);
+        let from = self.idents(inner.next()?);
+        let to = self.ident(inner.next()?);
+        let mut t = Transition {
+            name,
+            from,
+            to,
+            by: Vec::new(),
+            requires: Vec::new(),
+            guard: None,
+            after: None,
+            span,
+        };
+        for p in inner {
+            match p.as_rule() {
+                Rule::by_clause => t.by.extend(self.list_in(p)),
+                Rule::requires_clause => t.requires.extend(self.list_in(p)),
+                Rule::after_clause => {
+                    if let Some(d) = p.into_inner().find(|q| q.as_rule() == Rule::duration) {
+                        t.after = Some(self.parse_duration(d));
+                    }
+                }
+                Rule::when_clause => t.guard = self.parse_guard(p),
+                _ => {}
+            }
+        }
+        Some(t)
+    }
+
+    /// The names of the `ident_list` inside a clause.
+    fn list_in(&self, pair: Pair<Rule>) -> Vec<Ident> {
+        pair.into_inner()
+            .filter(|q| q.as_rule() == Rule::ident_list)
+            .flat_map(|q| self.idents(q))
+            .collect()
+    }
+
+    fn parse_approval(&mut self, pair: Pair<Rule>) -> Approval {
+        let span = self.span(&pair);
+        let mut a = Approval {
+            name: self.missing(),
+            title: None,
+            state: self.missing(),
+            approvers: Vec::new(),
+            quorum: None,
+            distinct_from: Vec::new(),
+            approved: None,
+            rejected: None,
+            timeout: None,
+            span,
+        };
+        let mut seen_name = false;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident if !seen_name => {
+                    a.name = self.ident(p);
+                    seen_name = true;
+                }
+                Rule::ident => a.state = self.ident(p),
+                Rule::string => a.title = Some(self.string(p).0),
+                Rule::approvers_item => a.approvers.extend(self.list_in(p)),
+                Rule::quorum_item => {
+                    let qspan = self.span(&p);
+                    for q in p.into_inner() {
+                        let quorum = match q.as_rule() {
+                            Rule::percent => {
+                                let text = q.as_str().trim_end_matches('%');
+                                Quorum::Percent(text.parse().unwrap_or(0.0))
+                            }
+                            Rule::int => Quorum::Count(self.u32_of(&q, "quorum")),
+                            Rule::kw_all => Quorum::All,
+                            Rule::kw_any => Quorum::Any,
+                            _ => continue,
+                        };
+                        a.quorum = Some((quorum, qspan));
+                    }
+                }
+                Rule::distinct_item => a.distinct_from.extend(self.list_in(p)),
+                Rule::approved_item => a.approved = self.first_ident(p),
+                Rule::rejected_item => a.rejected = self.first_ident(p),
+                Rule::timeout_item => {
+                    let tspan = self.span(&p);
+                    let mut after = None;
+                    let mut escalate_to = Vec::new();
+                    let mut template = None;
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::duration => after = Some(self.parse_duration(q)),
+                            Rule::ident_list => escalate_to = self.idents(q),
+                            Rule::template_ref => template = self.first_ident(q),
+                            _ => {}
+                        }
+                    }
+                    if let Some(after) = after {
+                        a.timeout = Some(Timeout {
+                            after,
+                            escalate_to,
+                            template,
+                            span: tspan,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        a
+    }
+
+    fn parse_sla(&mut self, pair: Pair<Rule>) -> Sla {
+        let span = self.span(&pair);
+        let mut sla = Sla {
+            name: self.missing(),
+            title: None,
+            from: Vec::new(),
+            until: Vec::new(),
+            span_decl: None,
+            pause: Vec::new(),
+            calendar: None,
+            target: None,
+            warns: Vec::new(),
+            breach: None,
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => sla.name = self.ident(p),
+                Rule::string => sla.title = Some(self.string(p).0),
+                Rule::sla_span => {
+                    sla.span_decl = Some(self.span(&p));
+                    let lists: Vec<Vec<Ident>> = p
+                        .into_inner()
+                        .filter(|q| q.as_rule() == Rule::ident_list)
+                        .map(|q| self.idents(q))
+                        .collect();
+                    let mut lists = lists.into_iter();
+                    sla.from = lists.next().unwrap_or_default();
+                    sla.until = lists.next().unwrap_or_default();
+                }
+                Rule::pause_item => sla.pause.extend(self.list_in(p)),
+                Rule::calendar_ref => sla.calendar = self.first_ident(p),
+                Rule::target_item => {
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::duration => {
+                                sla.target = Some(Target::Fixed(self.parse_duration(q)))
+                            }
+                            Rule::target_table => {
+                                let tspan = self.span(&q);
+                                let mut field = self.missing();
+                                let mut entries = Vec::new();
+                                for r in q.into_inner() {
+                                    match r.as_rule() {
+                                        Rule::ident => field = self.ident(r),
+                                        Rule::target_entry => {
+                                            let mut e = r.into_inner();
+                                            if let (Some(k), Some(d)) = (e.next(), e.next()) {
+                                                let key = self.ident(k);
+                                                entries.push((key, self.parse_duration(d)));
+                                            }
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                sla.target = Some(Target::ByField {
+                                    field,
+                                    entries,
+                                    span: tspan,
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Rule::warn_item => {
+                    let wspan = self.span(&p);
+                    let mut warn = Warn {
+                        percent: 0.0,
+                        percent_span: wspan,
+                        notify: Vec::new(),
+                        template: None,
+                        span: wspan,
+                    };
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::percent => {
+                                warn.percent_span = self.span(&q);
+                                warn.percent =
+                                    q.as_str().trim_end_matches('%').parse().unwrap_or(0.0);
+                            }
+                            Rule::ident_list => warn.notify = self.idents(q),
+                            Rule::template_ref => warn.template = self.first_ident(q),
+                            _ => {}
+                        }
+                    }
+                    sla.warns.push(warn);
+                }
+                Rule::breach_item => {
+                    let bspan = self.span(&p);
+                    let mut breach = Breach {
+                        escalate_to: Vec::new(),
+                        template: None,
+                        span: bspan,
+                    };
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::ident_list => breach.escalate_to = self.idents(q),
+                            Rule::template_ref => breach.template = self.first_ident(q),
+                            _ => {}
+                        }
+                    }
+                    sla.breach = Some(breach);
+                }
+                _ => {}
+            }
+        }
+        sla
+    }
+
+    fn parse_escalation(&mut self, pair: Pair<Rule>) -> Option<Escalation> {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut title = None;
+        let mut condition = None;
+        let mut notify = Vec::new();
+        let mut assign = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => name = Some(self.ident(p)),
+                Rule::string => title = Some(self.string(p).0),
+                Rule::guard => {
+                    let inner = p.into_inner().next()?;
+                    let gspan = self.span(&inner);
+                    let trimmed = inner.as_str().trim_end();
+                    condition = Some(Guard {
+                        source: trimmed.to_string(),
+                        span: Span::new(
+                            self.file,
+                            gspan.start as usize,
+                            gspan.start as usize + trimmed.len(),
+                        ),
+                    });
+                }
+                Rule::notify_action => {
+                    let mut roles = Vec::new();
+                    let mut template = None;
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::ident_list => roles = self.idents(q),
+                            Rule::template_ref => template = self.first_ident(q),
+                            _ => {}
+                        }
+                    }
+                    notify.push((roles, template));
+                }
+                Rule::assign_action => assign = self.first_ident(p),
+                _ => {}
+            }
+        }
+        Some(Escalation {
+            name: name?,
+            title,
+            condition: condition?,
+            notify,
+            assign,
+            span,
+        })
+    }
+
+    fn parse_on_enter(&mut self, pair: Pair<Rule>) -> OnEnter {
+        let span = self.span(&pair);
+        let mut lists = Vec::new();
+        let mut template = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident_list => lists.push(self.idents(p)),
+                Rule::template_ref => template = self.first_ident(p),
+                _ => {}
+            }
+        }
+        let mut lists = lists.into_iter();
+        OnEnter {
+            states: lists.next().unwrap_or_default(),
+            notify: lists.next().unwrap_or_default(),
+            template,
+            span,
+        }
+    }
+
+    fn parse_spawn(&mut self, pair: Pair<Rule>) -> Spawn {
+        let span = self.span(&pair);
+        let mut spawn = Spawn {
+            process: self.missing(),
+            states: Vec::new(),
+            link: None,
+            guard: None,
+            span,
+        };
+        let mut seen_process = false;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident if !seen_process => {
+                    spawn.process = self.ident(p);
+                    seen_process = true;
+                }
+                Rule::ident => spawn.link = Some(self.ident(p)),
+                Rule::ident_list => spawn.states = self.idents(p),
+                Rule::when_clause => spawn.guard = self.parse_guard(p),
+                _ => {}
+            }
+        }
+        spawn
+    }
+
+    fn parse_document(&mut self, pair: Pair<Rule>) -> Document {
+        let span = self.span(&pair);
+        let mut doc = Document {
+            name: self.missing(),
+            title: None,
+            satisfies: Vec::new(),
+            attests: Vec::new(),
+            owner: None,
+            approved_by: Vec::new(),
+            review: None,
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => doc.name = self.ident(p),
+                Rule::string => doc.title = Some(self.string(p).0),
+                Rule::satisfies_item => {
+                    let claim = self.parse_claim(p);
+                    doc.satisfies.push(claim);
+                }
+                Rule::attests_item => doc.attests.extend(
+                    p.into_inner()
+                        .filter(|q| q.as_rule() == Rule::obligation_id)
+                        .map(|q| self.ident(q)),
+                ),
+                Rule::owner_item => doc.owner = self.first_ident(p),
+                Rule::approved_by_item => doc.approved_by.extend(self.list_in(p)),
+                Rule::review_item => {
+                    if let Some(d) = p.into_inner().find(|q| q.as_rule() == Rule::duration) {
+                        doc.review = Some(self.parse_duration(d));
+                    }
+                }
+                _ => {}
+            }
+        }
+        doc
+    }
+}
+
+/// Strips trailing whitespace and `//` comments from the end of a rule's text.
+fn trim_trailing_trivia(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_end();
+        // A trailing line comment: the last line starts a `//` outside a string.
+        let last_line_start = trimmed.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let last_line = &trimmed[last_line_start..];
+        match last_line.find("//") {
+            Some(i) if !last_line[..i].contains('"') && last_line_start > 0 => {
+                text = &trimmed[..last_line_start + i];
+            }
+            _ => return trimmed,
+        }
+    }
+}
+
+fn weekday(s: &str) -> u8 {
+    match s {
+        "mon" => 0,
+        "tue" => 1,
+        "wed" => 2,
+        "thu" => 3,
+        "fri" => 4,
+        "sat" => 5,
+        _ => 6,
+    }
+}
