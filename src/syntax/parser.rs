@@ -499,8 +499,26 @@ impl Ctx {
                 TypeExpr::Ref(self.ident(target), span)
             }
             Rule::list_type => {
-                let elem = inner.into_inner().find(|p| p.as_rule() == Rule::type_expr)?;
-                TypeExpr::List(Box::new(self.parse_type(elem)?), span)
+                // The element is a plain type (lists do not nest); wrap it so
+                // parse_type can read it like any other type.
+                let elem = inner
+                    .into_inner()
+                    .find(|p| !matches!(p.as_rule(), Rule::kw_list | Rule::kw_of))?;
+                let elem_type = match elem.as_rule() {
+                    Rule::named_type => TypeExpr::Named(self.ident(elem.into_inner().next()?)),
+                    Rule::enum_type => {
+                        let espan = self.span(&elem);
+                        let list = elem.into_inner().find(|p| p.as_rule() == Rule::ident_list)?;
+                        TypeExpr::Enum(self.idents(list), espan)
+                    }
+                    Rule::ref_type => {
+                        let rspan = self.span(&elem);
+                        let target = elem.into_inner().find(|p| p.as_rule() == Rule::ident)?;
+                        TypeExpr::Ref(self.ident(target), rspan)
+                    }
+                    _ => return None,
+                };
+                TypeExpr::List(Box::new(elem_type), span)
             }
             _ => return None,
         })
@@ -1061,7 +1079,7 @@ fn trim_trailing_trivia(mut text: &str) -> &str {
         let last_line_start = trimmed.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let last_line = &trimmed[last_line_start..];
         match last_line.find("//") {
-            Some(i) if !last_line[..i].contains('"') && last_line_start > 0 => {
+            Some(i) if !last_line[..i].contains('"') => {
                 text = &trimmed[..last_line_start + i];
             }
             _ => return trimmed,
