@@ -48,6 +48,21 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// An I/O error in plain words, without the OS error number.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = e.to_string().to_lowercase();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
 fn display_name(path: &Path) -> String {
     let s = path.to_string_lossy();
     s.strip_prefix("./").unwrap_or(&s).to_string()
@@ -57,7 +72,7 @@ fn display_name(path: &Path) -> String {
 pub fn read_file(path: &Path) -> Result<Input, LoadError> {
     let err = |e: std::io::Error| LoadError {
         path: path.to_path_buf(),
-        reason: e.to_string().to_lowercase(),
+        reason: io_reason(&e),
     };
     let len = std::fs::metadata(path).map_err(err)?.len();
     let content = if len > crate::source::MAX_FILE_BYTES as u64 {
@@ -80,7 +95,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Input>, LoadError> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| LoadError {
             path: path.clone(),
-            reason: e.to_string().to_lowercase(),
+            reason: io_reason(&e),
         })?;
         if meta.is_dir() {
             let walker = walkdir::WalkDir::new(path)

@@ -6,7 +6,16 @@ use rhai::{Engine, AST};
 /// Names a guard may read; everything else is an undeclared variable.
 pub const GUARD_ROOTS: &[&str] = &["record", "actor", "instance"];
 pub const ACTOR_PROPERTIES: &[&str] = &["id", "roles"];
-pub const INSTANCE_PROPERTIES: &[&str] = &["id", "process", "state", "revision", "created_at"];
+/// Properties of `instance`, the same in guards and templates.
+pub const INSTANCE_PROPERTIES: &[&str] = &[
+    "id",
+    "process",
+    "state",
+    "title",
+    "url",
+    "revision",
+    "created_at",
+];
 
 pub const MAX_OPERATIONS: u64 = 10_000;
 pub const MAX_CALL_LEVELS: usize = 8;

@@ -73,10 +73,16 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
 
     // Quorum.
     if let Some((quorum, qspan)) = &a.quorum {
-        let seats: Option<u32> = if approver_roles.len() == a.approvers.len() && !approver_roles.is_empty() {
-            approver_roles
+        // Seats that can decide: members of approver roles not excluded by
+        // `distinct from`; unknown when any approver role has no `members`.
+        let deciding: Vec<_> = approver_roles
+            .iter()
+            .filter(|(r, _)| !excluded_roles.contains(&r.name.as_str()))
+            .collect();
+        let seats: Option<u64> = if approver_roles.len() == a.approvers.len() && !deciding.is_empty() {
+            deciding
                 .iter()
-                .map(|(_, role)| role.members.map(|(n, _)| n))
+                .map(|(_, role)| role.members.map(|(n, _)| u64::from(n)))
                 .sum()
         } else {
             None
@@ -84,16 +90,19 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
         let problem = match quorum {
             Quorum::Count(0) => Some("a quorum of 0 approves without any decision".to_string()),
             Quorum::Percent(p) if *p <= 0.0 || *p > 100.0 => {
-                Some(format!("a quorum of {p}% is not between 1% and 100%"))
+                Some(format!("a quorum of {p}% is not above 0% and at most 100%"))
             }
             Quorum::Count(n) => match seats {
-                Some(total) if *n > total => Some(format!(
-                    "a quorum of {n} needs more approvers than the {total} members of {}",
-                    a.approvers.iter().map(|r| format!("`{}`", r.name)).collect::<Vec<_>>().join(", ")
+                Some(total) if u64::from(*n) > total => Some(format!(
+                    "a quorum of {n} needs more approvers than the {total} member{} who may decide",
+                    if total == 1 { "" } else { "s" }
                 )),
                 _ => None,
             },
-            _ => None,
+            Quorum::All | Quorum::Any | Quorum::Percent(_) => match seats {
+                Some(0) => Some("the approver roles have no members".to_string()),
+                _ => None,
+            },
         };
         if let Some(problem) = problem {
             diags.push(

@@ -152,7 +152,7 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
                     span,
                     format!("guard reads `{root}.{name}`, but {owner} has no `{name}`"),
                 )
-                .label("undeclared field");
+                .label(if root == "record" { "undeclared field" } else { "unknown property" });
                 d = match suggest(&name, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{root}.{s}`?")),
                     None => {

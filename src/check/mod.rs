@@ -33,8 +33,6 @@ pub enum EdgeKind {
     Actor(usize),
     /// `transitions[i]`, fired by a timer (`after`), so no one supplies fields.
     Timer(usize),
-    /// `transitions[i]` with neither `by` nor `after`.
-    Unfireable(usize),
     /// The approved outcome of `approvals[i]`.
     Approved(usize),
     /// The rejected outcome of `approvals[i]`.
@@ -143,19 +141,6 @@ pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
         for document in &file.documents {
             check_document(&env, fi, document, diags);
         }
-        for role in &file.roles {
-            if let Some((0, span)) = role.members {
-                diags.push(
-                    Diagnostic::new(
-                        "E0601",
-                        span,
-                        format!("role `{}` has no members", role.name.name),
-                    )
-                    .label("zero members")
-                    .help("give the number of people who hold the role, or remove `members`"),
-                );
-            }
-        }
     }
     env
 }
@@ -210,6 +195,15 @@ fn check_process(
     if let Some(cal) = &proc.calendar {
         env.resolve(fi, Kind::Calendar, cal, diags);
     }
+    if let Some(every) = &proc.schedule {
+        if every.business || every.amount == 0 {
+            diags.push(
+                Diagnostic::new("E0508", every.span, "a schedule needs a plain, non-zero interval")
+                    .label("planned intervals are counted on the calendar, not in business time")
+                    .help("write e.g. `schedule every 6 months` or `schedule every 2 weeks`"),
+            );
+        }
+    }
     for state in &proc.states {
         for tag in &state.tags {
             env.resolve(fi, Kind::Tag, tag, diags);
@@ -238,21 +232,25 @@ fn check_process(
     let mut edges = Vec::new();
     for (ti, t) in proc.transitions.iter().enumerate() {
         let to = ctx.state(&t.to, diags);
-        let kind = if !t.by.is_empty() {
-            EdgeKind::Actor(ti)
-        } else if t.after.is_some() {
-            EdgeKind::Timer(ti)
-        } else {
-            EdgeKind::Unfireable(ti)
-        };
+        // A transition with `by` and `after` is two edges: an actor may fire
+        // it, or the timer. One with neither is no edge at all (W0302).
+        let mut kinds = Vec::new();
+        if !t.by.is_empty() {
+            kinds.push(EdgeKind::Actor(ti));
+        }
+        if t.after.is_some() {
+            kinds.push(EdgeKind::Timer(ti));
+        }
         for from in &t.from {
             if let (Some(f), Some(to)) = (ctx.state(from, diags), to) {
-                edges.push(Edge {
-                    from: f,
-                    to,
-                    kind,
-                    span: t.span,
-                });
+                for &kind in &kinds {
+                    edges.push(Edge {
+                        from: f,
+                        to,
+                        kind,
+                        span: t.span,
+                    });
+                }
             }
         }
         ctx.roles(&t.by, false, diags);
@@ -284,10 +282,13 @@ fn check_process(
     ctx.edges = edges;
 
     graph::check(&ctx, diags);
-    records::check_required_at(&ctx, diags);
+    let set = records::SetFields::analyse(&ctx);
+    if let Some(set) = &set {
+        records::check_required_at(&ctx, set, diags);
+    }
     approvals::check(&ctx, diags);
     for s in &proc.slas {
-        sla::check(&ctx, s, diags);
+        sla::check(&ctx, s, set.as_ref(), diags);
     }
     for e in &proc.escalations {
         guards::check(&ctx, &e.condition, diags);
@@ -311,6 +312,6 @@ fn check_process(
         }
     }
     for spawn in &proc.spawns {
-        records::check_spawn(&ctx, spawn, diags);
+        records::check_spawn(&ctx, spawn, set.as_ref(), diags);
     }
 }

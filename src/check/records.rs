@@ -150,10 +150,12 @@ fn check_derived(
                 "E0407",
                 derived.span,
                 format!(
-                    "matrix `{}` takes {} inputs but {} are given",
+                    "matrix `{}` takes {} input{} but {} {} given",
                     matrix.name.name,
                     matrix.params.len(),
-                    derived.args.len()
+                    if matrix.params.len() == 1 { "" } else { "s" },
+                    derived.args.len(),
+                    if derived.args.len() == 1 { "is" } else { "are" }
                 ),
             )
             .label("wrong number of inputs")
@@ -362,7 +364,10 @@ pub fn check_matrix(matrix: &ast::Matrix, diags: &mut Vec<Diagnostic>) {
                 matrix.name.span,
                 format!("matrix `{}` is not exhaustive", matrix.name.name),
             )
-            .label(format!("{} combinations have no row", missing.len()))
+            .label(match missing.len() {
+                1 => "1 combination has no row".to_string(),
+                n => format!("{n} combinations have no row"),
+            })
             .help(format!("add rows for {}{more}", shown.join(", "))),
         );
     }
@@ -410,43 +415,100 @@ pub fn check_business_duration(ctx: &ProcessCtx, d: &ast::Duration, diags: &mut 
     }
 }
 
-/// E0402: on an automatic edge (timer or approval outcome) no actor can
-/// supply fields, so a field `required at` the target must already be set on
-/// every path that reaches the edge. A must-analysis over the state graph:
-/// `set(s)` is the set of fields surely set whenever an instance is in `s`.
-pub fn check_required_at(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
-    let Some(record) = ctx.record else {
-        return;
-    };
-    let proc = ctx.proc;
-    let n = proc.states.len();
-    let fields: Vec<&ast::Field> = record.fields.iter().collect();
-    let index: HashMap<&str, usize> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.name.as_str(), i))
-        .collect();
-    let mut required_at = vec![vec![false; fields.len()]; n];
-    for (fi, f) in fields.iter().enumerate() {
-        for s in &f.required_at {
-            if let Some(&si) = ctx.states.get(s.name.as_str()) {
-                required_at[si][fi] = true;
+/// Which record fields are surely set whenever an instance is in a state.
+///
+/// A must-analysis over the state graph, iterated to its greatest fixed
+/// point: a field is set in `s` if it is set on every edge into `s`. An edge
+/// sets what its source had, plus its `requires` fields when an actor fires
+/// it (a timer supplies nothing). Fields `required` from the start or with a
+/// default are set everywhere; fields `required at s` are set in `s` (the
+/// runtime refuses entry otherwise); derived fields are set once their
+/// inputs are.
+pub struct SetFields<'a> {
+    pub fields: Vec<&'a ast::Field>,
+    pub index: HashMap<&'a str, usize>,
+    pub required_at: Vec<Vec<bool>>,
+    /// Per state; `None` for states no path reaches.
+    pub states: Vec<Option<Vec<bool>>>,
+}
+
+impl<'a> SetFields<'a> {
+    pub fn analyse(ctx: &ProcessCtx<'a>) -> Option<SetFields<'a>> {
+        let record = ctx.record?;
+        let proc = ctx.proc;
+        let n = proc.states.len();
+        let initial = (0..n).find(|&i| proc.states[i].initial.is_some())?;
+        let fields: Vec<&ast::Field> = record.fields.iter().collect();
+        let index: HashMap<&str, usize> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.name.as_str(), i))
+            .collect();
+        let mut required_at = vec![vec![false; fields.len()]; n];
+        for (fi, f) in fields.iter().enumerate() {
+            for s in &f.required_at {
+                if let Some(&si) = ctx.states.get(s.name.as_str()) {
+                    required_at[si][fi] = true;
+                }
             }
         }
+        let mut analysis = SetFields {
+            fields,
+            index,
+            required_at,
+            states: vec![None; n],
+        };
+        let mut start: Vec<bool> = analysis
+            .fields
+            .iter()
+            .map(|f| f.required.is_some() || f.default.is_some())
+            .collect();
+        for (fi, r) in analysis.required_at[initial].iter().enumerate() {
+            start[fi] |= r;
+        }
+        analysis.close(&mut start);
+        analysis.states[initial] = Some(start);
+
+        let reach = super::graph::reachable(&ctx.successors(), [initial]);
+        for _round in 0..(n + 2) * (analysis.fields.len() + 2) {
+            let mut changed = false;
+            for s in (0..n).filter(|&s| reach[s] && s != initial) {
+                let mut acc: Option<Vec<bool>> = None;
+                for e in ctx.edges.iter().filter(|e| e.to == s) {
+                    if let Some(out) = analysis.after_edge(ctx, e) {
+                        acc = Some(match acc {
+                            None => out,
+                            Some(a) => a.iter().zip(&out).map(|(x, y)| *x && *y).collect(),
+                        });
+                    }
+                }
+                let Some(mut new) = acc else { continue };
+                for (fi, r) in analysis.required_at[s].iter().enumerate() {
+                    new[fi] |= r;
+                }
+                analysis.close(&mut new);
+                if analysis.states[s].as_ref() != Some(&new) {
+                    analysis.states[s] = Some(new);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Some(analysis)
     }
-    let Some(initial) = (0..n).find(|&i| proc.states[i].initial.is_some()) else {
-        return;
-    };
-    let close = |set: &mut Vec<bool>| {
-        // Derived fields are set once all their inputs are.
+
+    /// Derived fields are set once all their inputs are.
+    fn close(&self, set: &mut [bool]) {
         loop {
             let mut changed = false;
-            for (fi, f) in fields.iter().enumerate() {
+            for (fi, f) in self.fields.iter().enumerate() {
                 if let Some(d) = &f.derived {
                     if !set[fi]
                         && d.args
                             .iter()
-                            .all(|a| index.get(a.name.as_str()).is_some_and(|&i| set[i]))
+                            .all(|a| self.index.get(a.name.as_str()).is_some_and(|&i| set[i]))
                     {
                         set[fi] = true;
                         changed = true;
@@ -457,104 +519,115 @@ pub fn check_required_at(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
                 break;
             }
         }
-    };
-    let mut start: Vec<bool> = fields
-        .iter()
-        .map(|f| f.required.is_some() || f.default.is_some())
-        .collect();
-    for (fi, r) in required_at[initial].iter().enumerate() {
-        start[fi] |= r;
     }
-    close(&mut start);
 
-    let reach = super::graph::reachable(&ctx.successors(), [initial]);
-    let mut set: Vec<Option<Vec<bool>>> = vec![None; n];
-    set[initial] = Some(start.clone());
-    let edge_out = |e: &super::Edge, set: &[Option<Vec<bool>>]| -> Option<Vec<bool>> {
-        let mut out = set[e.from].clone()?;
-        if let EdgeKind::Actor(ti) | EdgeKind::Timer(ti) | EdgeKind::Unfireable(ti) = e.kind {
-            for r in &proc.transitions[ti].requires {
-                if let Some(&i) = index.get(r.name.as_str()) {
+    /// The fields set after taking edge `e` (before entering its target).
+    fn after_edge(&self, ctx: &ProcessCtx, e: &super::Edge) -> Option<Vec<bool>> {
+        let mut out = self.states[e.from].clone()?;
+        if let EdgeKind::Actor(ti) = e.kind {
+            for r in &ctx.proc.transitions[ti].requires {
+                if let Some(&i) = self.index.get(r.name.as_str()) {
                     out[i] = true;
                 }
             }
         }
+        self.close(&mut out);
         Some(out)
-    };
-    // Iterate to the greatest fixed point (sets only shrink).
-    for _round in 0..(n + 2) * (fields.len() + 2) {
-        let mut changed = false;
-        for s in 0..n {
-            if !reach[s] || s == initial {
-                continue;
-            }
-            let mut acc: Option<Vec<bool>> = None;
-            for e in ctx.edges.iter().filter(|e| e.to == s && reach[e.from]) {
-                if let Some(out) = edge_out(e, &set) {
-                    acc = Some(match acc {
-                        None => out,
-                        Some(a) => a.iter().zip(&out).map(|(x, y)| *x && *y).collect(),
-                    });
-                }
-            }
-            let Some(mut new) = acc else { continue };
-            for (fi, r) in required_at[s].iter().enumerate() {
-                new[fi] |= r;
-            }
-            close(&mut new);
-            if set[s].as_ref() != Some(&new) {
-                set[s] = Some(new);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
     }
-    let mut reported = HashSet::new();
-    for e in &ctx.edges {
-        if e.kind.is_actor() || !reach[e.from] {
-            continue;
-        }
-        let Some(out) = edge_out(e, &set) else { continue };
-        for (fi, f) in fields.iter().enumerate() {
-            if required_at[e.to][fi] && !out[fi] && reported.insert((e.span, fi)) {
-                let target = ctx.state_name(e.to);
-                let how = match e.kind {
-                    EdgeKind::Timer(_) => "a timer",
-                    EdgeKind::Approved(_) | EdgeKind::Rejected(_) => "an approval decision",
-                    _ => "nobody",
-                };
-                diags.push(
-                    Diagnostic::new(
-                        "E0402",
-                        e.span,
-                        format!(
-                            "`{}` is required at `{target}` but may be unset when {how} moves the instance there",
-                            f.name.name
-                        ),
-                    )
-                    .label(format!("enters `{target}` without anyone supplying `{}`", f.name.name))
-                    .with_secondary(f.name.span, format!("required at `{target}` here"))
-                    .help(format!(
-                        "require `{}` on every transition leading to `{}` (`requires {}`), or mark it `required` from the start",
-                        f.name.name,
-                        ctx.state_name(e.from),
-                        f.name.name
-                    )),
-                );
-            }
+
+    /// Whether `field` is surely set in state `s` (unreached states: vacuously).
+    pub fn is_set(&self, s: usize, field: &str) -> bool {
+        match (&self.states[s], self.index.get(field)) {
+            (Some(set), Some(&i)) => set[i],
+            (None, _) => true,
+            (_, None) => false,
         }
     }
 }
 
-/// `spawn PROCESS on enter S [link FIELD] [when GUARD]`
-pub fn check_spawn(ctx: &ProcessCtx, spawn: &ast::Spawn, diags: &mut Vec<Diagnostic>) {
+/// E0402: on an automatic edge (a timer or an approval decision) nobody
+/// supplies fields, so the fields `required at` the target, and the fields a
+/// timer transition `requires`, must already be set on every path there.
+pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diagnostic>) {
+    let mut reported = HashSet::new();
+    for e in &ctx.edges {
+        if e.kind.is_actor() {
+            continue;
+        }
+        let Some(out) = set.after_edge(ctx, e) else {
+            continue;
+        };
+        let needed_by_timer: Vec<usize> = match e.kind {
+            EdgeKind::Timer(ti) => ctx.proc.transitions[ti]
+                .requires
+                .iter()
+                .filter_map(|r| set.index.get(r.name.as_str()).copied())
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (fi, f) in set.fields.iter().enumerate() {
+            let required_here = set.required_at[e.to][fi];
+            let required_by_timer = needed_by_timer.contains(&fi);
+            if !(required_here || required_by_timer) || out[fi] || !reported.insert((e.span, fi)) {
+                continue;
+            }
+            let target = ctx.state_name(e.to);
+            let source = ctx.state_name(e.from);
+            let how = match e.kind {
+                EdgeKind::Timer(_) => "a timer",
+                _ => "an approval decision",
+            };
+            let message = if required_here {
+                format!(
+                    "`{}` is required at `{target}` but may be unset when {how} moves the instance there",
+                    f.name.name
+                )
+            } else {
+                format!(
+                    "`{}` is required by this transition but may be unset when its timer fires",
+                    f.name.name
+                )
+            };
+            let help = if ctx.proc.states[e.from].initial.is_some() {
+                format!(
+                    "mark `{}` `required` (or `required at {source}`) so it is set when the instance starts",
+                    f.name.name
+                )
+            } else {
+                format!(
+                    "add `requires {}` to the transitions into `{source}`, or `required at {source}` to the field",
+                    f.name.name
+                )
+            };
+            let mut d = Diagnostic::new("E0402", e.span, message)
+                .label(format!("nobody supplies `{}` on this move", f.name.name))
+                .help(help);
+            d = if required_here {
+                d.with_secondary(f.name.span, format!("required at `{target}` here"))
+            } else {
+                d.with_secondary(f.name.span, "declared here")
+            };
+            diags.push(d);
+        }
+    }
+}
+
+/// `spawn PROCESS on enter S [link FIELD] [when GUARD]`. The spawned
+/// instance starts with the fields of the same name copied from this
+/// record, so every field it needs from the start must exist here with the
+/// same type and be set in the spawning state (E0410).
+pub fn check_spawn(
+    ctx: &ProcessCtx,
+    spawn: &ast::Spawn,
+    set: Option<&SetFields>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let target = ctx
         .env
         .resolve(ctx.fi, Kind::Process, &spawn.process, diags);
-    for s in &spawn.states {
-        ctx.state(s, diags);
+    let states: Vec<usize> = spawn.states.iter().filter_map(|s| ctx.state(s, diags)).collect();
+    if let Some(tref) = target {
+        check_spawned_fields(ctx, spawn, tref, &states, set, diags);
     }
     if let Some(link) = &spawn.link {
         if let Some(field) = ctx.field(link, diags) {
@@ -581,5 +654,85 @@ pub fn check_spawn(ctx: &ProcessCtx, spawn: &ast::Spawn, diags: &mut Vec<Diagnos
     }
     if let Some(g) = &spawn.guard {
         super::guards::check(ctx, g, diags);
+    }
+}
+
+/// The fields a spawned instance needs when it starts: `required` ones and
+/// those `required at` its initial state, unless defaulted or derived.
+fn check_spawned_fields(
+    ctx: &ProcessCtx,
+    spawn: &ast::Spawn,
+    tref: super::resolve::DeclRef,
+    states: &[usize],
+    set: Option<&SetFields>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let env = ctx.env;
+    let child = env.process(tref);
+    let Some(rref) = env.lookup(tref.file, Kind::Record, &child.record.name) else {
+        return;
+    };
+    let child_record = env.record(rref);
+    let child_initial: Vec<&str> = child
+        .states
+        .iter()
+        .filter(|s| s.initial.is_some())
+        .map(|s| s.name.name.as_str())
+        .collect();
+    for f in &child_record.fields {
+        let needed = f.default.is_none()
+            && f.derived.is_none()
+            && (f.required.is_some()
+                || f.required_at.iter().any(|s| child_initial.contains(&s.name.as_str())));
+        if !needed {
+            continue;
+        }
+        let child_ty = resolve_type_quiet(env, rref.file, &f.ty);
+        let parent = ctx.fields.get(f.name.name.as_str());
+        let problem = match parent {
+            None => Some(format!(
+                "`{}` has no field `{}`",
+                ctx.record.map(|r| r.name.name.as_str()).unwrap_or("the record"),
+                f.name.name
+            )),
+            Some(p) if p.ty.is_some() && child_ty.is_some() && p.ty != child_ty => Some(format!(
+                "`{}` is a `{}` here but a `{}` in `{}`",
+                f.name.name,
+                p.ty.as_ref().map(FieldType::describe).unwrap_or_default(),
+                child_ty.as_ref().map(FieldType::describe).unwrap_or_default(),
+                child_record.name.name
+            )),
+            Some(_) => states
+                .iter()
+                .find(|&&s| set.is_some_and(|set| !set.is_set(s, &f.name.name)))
+                .map(|&s| {
+                    format!(
+                        "`{}` may be unset in `{}` when the instance is spawned",
+                        f.name.name,
+                        ctx.state_name(s)
+                    )
+                }),
+        };
+        if let Some(problem) = problem {
+            diags.push(
+                Diagnostic::new(
+                    "E0410",
+                    spawn.process.span,
+                    format!(
+                        "a spawned `{}` needs `{}`, which this process cannot pass on",
+                        spawn.process.name, f.name.name
+                    ),
+                )
+                .label(problem)
+                .with_secondary(f.name.span, format!("required by `{}` here", child.name.name))
+                .help(format!(
+                    "spawned instances copy fields of the same name: give `{}` a `{}` field set before `{}`, or give the field a default in `{}`",
+                    ctx.record.map(|r| r.name.name.as_str()).unwrap_or("the record"),
+                    f.name.name,
+                    spawn.states.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join("`, `"),
+                    child_record.name.name
+                )),
+            );
+        }
     }
 }

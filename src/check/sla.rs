@@ -6,13 +6,14 @@ use std::collections::{HashMap, VecDeque};
 
 use super::resolve::{check_unique, Kind};
 use super::templates::{self, Context};
+use super::records::SetFields;
 use super::ProcessCtx;
 use crate::diag::Diagnostic;
 use crate::syntax::ast::{self, DurationUnit, Target};
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, diags: &mut Vec<Diagnostic>) {
+pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &mut Vec<Diagnostic>) {
     let proc = ctx.proc;
     if sla.span_decl.is_none() {
         diags.push(
@@ -74,6 +75,31 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, diags: &mut Vec<Diagnostic>) {
 
     if let Some(target) = &sla.target {
         check_target(ctx, sla, target, diags);
+        // Targets by field need that field when the clock starts.
+        if let (Target::ByField { field, .. }, Some(set)) = (target, set) {
+            if ctx.fields.contains_key(field.name.as_str()) {
+                for (&s, ident) in from.iter().zip(&sla.from) {
+                    if !set.is_set(s, &field.name) {
+                        diags.push(
+                            Diagnostic::new(
+                                "E0512",
+                                field.span,
+                                format!(
+                                    "the clock of sla `{}` may start in `{}` before `{}` is set",
+                                    sla.name.name, ident.name, field.name
+                                ),
+                            )
+                            .label("the target depends on this field")
+                            .with_secondary(ident.span, "the clock starts here")
+                            .help(format!(
+                                "make `{0}` `required` (or `required at {1}`), or start the clock in a later state where `{0}` is set",
+                                field.name, ident.name
+                            )),
+                        );
+                    }
+                }
+            }
+        }
     }
     let mut last: Option<&ast::Warn> = None;
     for warn in &sla.warns {
@@ -85,7 +111,7 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, diags: &mut Vec<Diagnostic>) {
                     format!("warn threshold {}% is not below the breach", warn.percent),
                 )
                 .label("a warning must come before the breach at 100%")
-                .help("use a threshold between 1% and 99%, e.g. `warn at 75%`"),
+                .help("use a threshold above 0% and below 100%, e.g. `warn at 75%`"),
             );
         } else if let Some(prev) = last {
             if warn.percent <= prev.percent {
@@ -222,6 +248,17 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
         Target::ByField { entries, .. } => entries.iter().map(|(_, d)| d).collect(),
     };
     for d in durations {
+        if d.business && sla.calendar.is_none() && ctx.proc.calendar.is_none() {
+            diags.push(
+                Diagnostic::new(
+                    "E0511",
+                    d.span,
+                    format!("business time in sla `{}`, which has no calendar", sla.name.name),
+                )
+                .label("business time depends on working hours")
+                .help("add `calendar business_hours` to the sla or the process (with `use stdlib.calendars.{business_hours}`)"),
+            );
+        }
         if matches!(d.unit, DurationUnit::Months | DurationUnit::Years) {
             diags.push(
                 Diagnostic::new("E0508", d.span, "an SLA target cannot be counted in months or years")

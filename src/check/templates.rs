@@ -26,7 +26,7 @@ pub enum Context {
 
 /// Variables every template may read besides `record.FIELD`.
 pub const COMMON_VARIABLES: &[(&str, &[&str])] = &[
-    ("instance", &["id", "process", "state", "title", "url", "created_at"]),
+    ("instance", crate::script::INSTANCE_PROPERTIES),
     ("process", &["name", "title"]),
     ("recipient", &["role", "id"]),
     ("state", &["name", "title"]),
@@ -50,9 +50,6 @@ fn parts(t: &Template) -> impl Iterator<Item = &TemplateText> {
 
 /// A span inside a template string, given handlebars' 1-based line and column.
 fn span_at(text: &TemplateText, line: usize, col: usize) -> Span {
-    if text.escaped {
-        return text.span;
-    }
     let mut offset = 0;
     for (i, l) in text.text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
@@ -65,8 +62,20 @@ fn span_at(text: &TemplateText, line: usize, col: usize) -> Span {
         }
         offset += l.len();
     }
-    let start = text.span.start as usize + offset.min(text.text.len());
-    Span::new(text.span.file, start, (start + 1).min(text.span.end as usize).max(start))
+    text.span_of(offset.min(text.text.len()), 1)
+}
+
+/// Where a variable path is used: its first occurrence inside `{{ … }}`.
+fn find_in_mustache(text: &str, path: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(open) = text[from..].find("{{").map(|i| from + i) {
+        let close = text[open..].find("}}").map(|i| open + i).unwrap_or(text.len());
+        if let Some(i) = text[open..close].find(path) {
+            return Some(open + i);
+        }
+        from = close;
+    }
+    None
 }
 
 pub fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) {
@@ -87,11 +96,18 @@ pub fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) {
                 Some((line, col)) => span_at(text, line, col),
                 None => text.span,
             };
+            // Handlebars' own reasons name its grammar rules; keep only plain ones.
+            let reason = err.reason().to_string();
+            let reason = if reason.contains("expected") || reason.len() > 80 {
+                "invalid handlebars syntax".to_string()
+            } else {
+                reason
+            };
             diags.push(
                 Diagnostic::new(
                     "E0405",
                     span,
-                    format!("template `{}` does not compile: {}", template.name.name, err.reason()),
+                    format!("template `{}` does not compile: {reason}", template.name.name),
                 )
                 .label("handlebars cannot parse this")
                 .help("check that every `{{` has a matching `}}` and every `{{#block}}` its `{{/block}}`"),
@@ -170,12 +186,9 @@ fn check_path(
     let mut segs = path.split(['.', '/']);
     let root = segs.next().unwrap_or("");
     let prop = segs.next();
-    let span = match (text.escaped, text.text.find(raw)) {
-        (false, Some(i)) => {
-            let start = text.span.start as usize + i;
-            Span::new(text.span.file, start, start + raw.len())
-        }
-        _ => text.span,
+    let span = match find_in_mustache(&text.text, raw) {
+        Some(i) => text.span_of(i, raw.len()),
+        None => text.span,
     };
     let vars: Vec<(&str, &[&str])> = COMMON_VARIABLES
         .iter()

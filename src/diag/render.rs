@@ -97,6 +97,16 @@ pub struct JsonDiagnostic<'a> {
     pub label: &'a str,
     pub help: Option<&'a str>,
     pub notes: &'a [String],
+    /// Other places the diagnostic points at (first definition, cause…).
+    pub related: Vec<JsonLabel<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonLabel<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub message: &'a str,
 }
 
 pub fn to_json<'a>(map: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
@@ -115,6 +125,19 @@ pub fn to_json<'a>(map: &'a SourceMap, d: &'a Diagnostic) -> JsonDiagnostic<'a> 
         label: &d.primary.message,
         help: d.help.as_deref(),
         notes: &d.notes,
+        related: d
+            .secondary
+            .iter()
+            .map(|l| {
+                let (file, line, column) = map.locate(l.span);
+                JsonLabel {
+                    file,
+                    line,
+                    column,
+                    message: &l.message,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -114,11 +114,47 @@ pub struct Template {
 
 #[derive(Debug, Clone)]
 pub struct TemplateText {
+    /// The text with escapes replaced (`\n` is a line break).
     pub text: String,
+    /// The text as written between the quotes.
+    pub raw: String,
     /// Span of the string contents (inside the quotes).
     pub span: Span,
-    /// Whether the string contained escapes, so offsets inside it are approximate.
-    pub escaped: bool,
+}
+
+impl TemplateText {
+    /// The span in the file of `len` bytes at `offset` in the unescaped text.
+    pub fn span_of(&self, offset: usize, len: usize) -> Span {
+        let start = self.raw_offset(offset);
+        let end = self.raw_offset(offset + len).max(start);
+        Span::new(
+            self.span.file,
+            self.span.start as usize + start,
+            self.span.start as usize + end,
+        )
+    }
+
+    /// Maps an offset in the unescaped text to an offset in the raw text.
+    fn raw_offset(&self, offset: usize) -> usize {
+        let mut unescaped = 0;
+        let mut chars = self.raw.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if unescaped >= offset {
+                return i;
+            }
+            if c == '\\' {
+                if let Some((_, e)) = chars.next() {
+                    unescaped += match e {
+                        'n' | 't' | '"' | '\\' => 1,
+                        other => other.len_utf8(),
+                    };
+                }
+            } else {
+                unescaped += c.len_utf8();
+            }
+        }
+        self.raw.len()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -99,6 +99,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         kw_attests => "`attests`",
         kw_review => "`review`",
         use_all => "`*`",
+        arrow => "`->`",
+        lbrace => "`{`",
+        rbrace => "`}`",
         use_names => "`{`",
         template_ref => "`template`",
         _ => return None,
@@ -173,12 +176,12 @@ pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
     let pos = pos.min(text.len());
     let span = Span::new(file, pos, pos + token_len(text, pos));
 
-    // A quote that never closes makes the whole rest of the file unparsable;
-    // say that instead of what the parser expected after it.
-    if text.get(pos..).is_some_and(|r| r.starts_with('"')) && !text[pos + 1..].contains('"') {
-        return Diagnostic::new("E0102", Span::new(file, pos, pos + 1), "unterminated string")
+    // A quote left open on this line makes the parser stumble at its end;
+    // say that instead of what the parser expected there.
+    if let Some(quote) = unclosed_quote(text, pos) {
+        return Diagnostic::new("E0102", Span::new(file, quote, quote + 1), "unterminated string")
             .label("this string is never closed")
-            .help("add the closing `\"`");
+            .help("add the closing `\"` on the same line (strings cannot span lines; write `\\n` for a line break)");
     }
 
     let positives = match &err.variant {
@@ -217,6 +220,27 @@ pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
     diag
 }
 
+/// The opening quote of a string left open on the line of `pos`, if the
+/// string starts at or before `pos`.
+fn unclosed_quote(text: &str, pos: usize) -> Option<usize> {
+    let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[pos..].find('\n').map(|i| pos + i).unwrap_or(text.len());
+    let line = &text[line_start..line_end];
+    let mut open: Option<usize> = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if open.is_some() => {
+                chars.next();
+            }
+            '"' => open = if open.is_some() { None } else { Some(line_start + i) },
+            '/' if open.is_none() && line[i..].starts_with("//") => break,
+            _ => {}
+        }
+    }
+    open.filter(|&q| q <= pos)
+}
+
 /// A targeted hint for the most common slips.
 fn help_for(positives: &[Rule], text: &str, pos: usize) -> Option<String> {
     let rest = text.get(pos..).unwrap_or("");
@@ -230,7 +254,11 @@ fn help_for(positives: &[Rule], text: &str, pos: usize) -> Option<String> {
         return Some("a process names its record type: `process incident \"Incident management\" for Incident { … }`".into());
     }
     if rest.starts_with('}') {
-        return Some("check the line above for a missing part".into());
+        return Some(if DECLARATIONS.iter().all(|r| positives.contains(r)) {
+            "this `}` closes nothing: remove it, or look for a missing `{` above".into()
+        } else {
+            "the line above is incomplete".into()
+        });
     }
     if positives.contains(&Rule::EOI) && DECLARATIONS.iter().all(|r| positives.contains(r)) {
         return Some("a file holds declarations such as `process`, `record`, `role`, `calendar`, `document` and `use`".into());

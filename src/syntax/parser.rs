@@ -166,9 +166,11 @@ impl Ctx {
         (out, span)
     }
 
-    fn u32_of(&mut self, pair: &Pair<Rule>, what: &str) -> u32 {
+    /// A whole number, or `None` (reported) when it does not fit; callers
+    /// drop the item instead of guessing a value that would cause more errors.
+    fn u32_of(&mut self, pair: &Pair<Rule>, what: &str) -> Option<u32> {
         match pair.as_str().trim_end_matches('%').parse::<u32>() {
-            Ok(n) => n,
+            Ok(n) => Some(n),
             Err(_) => {
                 let span = self.span(pair);
                 self.invalid(
@@ -176,7 +178,7 @@ impl Ctx {
                     format!("{what} `{}` is too large", pair.as_str()),
                     "use a number below 4294967296",
                 );
-                0
+                None
             }
         }
     }
@@ -191,7 +193,7 @@ impl Ctx {
                 Rule::string => title = Some(self.string(p).0),
                 Rule::int => {
                     let span = self.span(&p);
-                    members = Some((self.u32_of(&p, "member count"), span));
+                    members = self.u32_of(&p, "member count").map(|n| (n, span));
                 }
                 _ => {}
             }
@@ -313,10 +315,10 @@ impl Ctx {
                 }
                 Rule::time_range => {
                     let tspan = self.span(&p);
-                    let times: Vec<u16> = p.into_inner().map(|t| self.time(&t)).collect();
-                    let start = times.first().copied().unwrap_or(0);
-                    let end = times.get(1).copied().unwrap_or(start);
-                    hours.times.push((start, end, tspan));
+                    let times: Vec<Option<u16>> = p.into_inner().map(|t| self.time(&t)).collect();
+                    if let [Some(start), Some(end)] = times[..] {
+                        hours.times.push((start, end, tspan));
+                    }
                 }
                 _ => {}
             }
@@ -324,13 +326,13 @@ impl Ctx {
         hours
     }
 
-    fn time(&mut self, pair: &Pair<Rule>) -> u16 {
+    fn time(&mut self, pair: &Pair<Rule>) -> Option<u16> {
         let text = pair.as_str();
         let (h, m) = text.split_once(':').unwrap_or(("99", "99"));
         let h: u16 = h.parse().unwrap_or(99);
         let m: u16 = m.parse().unwrap_or(99);
         if (h < 24 && m < 60) || (h == 24 && m == 0) {
-            return h * 60 + m;
+            return Some(h * 60 + m);
         }
         let span = self.span(pair);
         self.invalid(
@@ -338,7 +340,7 @@ impl Ctx {
             format!("`{text}` is not a time of day"),
             "write times as HH:MM between 00:00 and 24:00",
         );
-        0
+        None
     }
 
     fn parse_matrix(&mut self, pair: Pair<Rule>) -> Option<Matrix> {
@@ -359,7 +361,11 @@ impl Ctx {
                 Rule::type_expr => result = self.parse_type(p),
                 Rule::matrix_row => {
                     let rspan = self.span(&p);
-                    let mut values: Vec<Ident> = p.into_inner().map(|q| self.ident(q)).collect();
+                    let mut values: Vec<Ident> = p
+                        .into_inner()
+                        .filter(|q| q.as_rule() == Rule::ident)
+                        .map(|q| self.ident(q))
+                        .collect();
                     let output = values.pop()?;
                     rows.push(MatrixRow {
                         inputs: values,
@@ -391,13 +397,10 @@ impl Ctx {
                 Rule::subject_item | Rule::body_item => {
                     let is_subject = p.as_rule() == Rule::subject_item;
                     if let Some(s) = p.into_inner().find(|q| q.as_rule() == Rule::string) {
-                        let escaped = s.as_str().contains('\\');
+                        let raw = s.as_str();
+                        let raw = raw[1..raw.len().saturating_sub(1).max(1)].to_string();
                         let (text, span) = self.string(s);
-                        let text = TemplateText {
-                            text,
-                            span,
-                            escaped,
-                        };
+                        let text = TemplateText { text, raw, span };
                         if is_subject {
                             t.subject = Some(text);
                         } else {
@@ -552,8 +555,10 @@ impl Ctx {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::duration_amount => match p.as_str().parse::<u64>() {
-                    Ok(n) if n <= 1_000_000 => d.amount = n,
+                    Ok(n) if n <= MAX_DURATION_AMOUNT => d.amount = n,
                     _ => {
+                        // Keep a non-zero amount so no "zero target" follows.
+                        d.amount = MAX_DURATION_AMOUNT;
                         let s = self.span(&p);
                         self.invalid(
                             s,
@@ -718,7 +723,9 @@ impl Ctx {
 
     fn parse_transition(&mut self, pair: Pair<Rule>) -> Option<Transition> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_transition);
+        let mut inner = pair
+            .into_inner()
+            .filter(|p| !matches!(p.as_rule(), Rule::kw_transition | Rule::arrow));
         let name = self.ident(inner.next()?);
         let from = self.idents(inner.next()?);
         let to = self.ident(inner.next()?);
@@ -788,7 +795,10 @@ impl Ctx {
                                 let text = q.as_str().trim_end_matches('%');
                                 Quorum::Percent(text.parse().unwrap_or(0.0))
                             }
-                            Rule::int => Quorum::Count(self.u32_of(&q, "quorum")),
+                            Rule::int => match self.u32_of(&q, "quorum") {
+                                Some(n) => Quorum::Count(n),
+                                None => continue,
+                            },
                             Rule::kw_all => Quorum::All,
                             Rule::kw_any => Quorum::Any,
                             _ => continue,
@@ -1078,14 +1088,20 @@ fn trim_trailing_trivia(mut text: &str) -> &str {
         // A trailing line comment: the last line starts a `//` outside a string.
         let last_line_start = trimmed.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let last_line = &trimmed[last_line_start..];
-        match last_line.find("//") {
-            Some(i) if !last_line[..i].contains('"') => {
-                text = &trimmed[..last_line_start + i];
-            }
-            _ => return trimmed,
+        // A `//` after an even number of quotes is outside any string.
+        let comment = last_line
+            .match_indices("//")
+            .map(|(i, _)| i)
+            .find(|&i| last_line[..i].matches('"').count() % 2 == 0);
+        match comment {
+            Some(i) => text = &trimmed[..last_line_start + i],
+            None => return trimmed,
         }
     }
 }
+
+/// Durations above this many units are refused (a million hours is a century).
+const MAX_DURATION_AMOUNT: u64 = 1_000_000;
 
 fn weekday(s: &str) -> u8 {
     match s {
