@@ -11,8 +11,8 @@ use stdlib.calendars.{business_hours}
 use stdlib.templates.{sla_breach}
 record Incident {
   summary text required
-  impact level required at classified
-  urgency level required at classified
+  impact level required
+  urgency level required
   priority priority = impact_urgency(impact, urgency)
   resolution text required at resolved
 }

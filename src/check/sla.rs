@@ -91,10 +91,18 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &
                             )
                             .label("the target depends on this field")
                             .with_secondary(ident.span, "the clock starts here")
-                            .help(format!(
-                                "make `{0}` `required` (or `required at {1}`), or start the clock in a later state where `{0}` is set",
-                                field.name, ident.name
-                            )),
+                            .help(match ctx.fields.get(field.name.as_str()).and_then(|f| f.decl.derived.as_ref()) {
+                                Some(d) => format!(
+                                    "`{}` is derived from {}: make those `required` (or `required at {}`), or start the clock later",
+                                    field.name,
+                                    d.args.iter().map(|a| format!("`{}`", a.name)).collect::<Vec<_>>().join(" and "),
+                                    ident.name
+                                ),
+                                None => format!(
+                                    "make `{0}` `required` (or `required at {1}`), or start the clock in a later state where `{0}` is set",
+                                    field.name, ident.name
+                                ),
+                            }),
                         );
                     }
                 }
