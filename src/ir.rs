@@ -332,15 +332,32 @@ pub struct Process {
 }
 
 impl Process {
-    /// Computes and stores the content hash.
+    /// Computes and stores the content hash: the JSON of the definition with
+    /// every origin blanked, streamed into SHA-256.
     pub fn seal(&mut self) {
         self.hash = String::new();
-        let mut value = serde_json::to_value(&*self).unwrap_or(serde_json::Value::Null);
-        strip_origins(&mut value);
-        let mut hasher = Sha256::new();
-        hasher.update(IR_VERSION.to_le_bytes());
-        hasher.update(value.to_string().as_bytes());
-        self.hash = hex::encode(hasher.finalize());
+        let saved: Vec<Origin> = self.origins_mut().map(std::mem::take).collect();
+        let mut hasher = HashWriter(Sha256::new());
+        hasher.0.update(IR_VERSION.to_le_bytes());
+        // Writing into a hasher cannot fail.
+        let _ = serde_json::to_writer(&mut hasher, &*self);
+        for (origin, saved) in self.origins_mut().zip(saved) {
+            *origin = saved;
+        }
+        self.hash = hex::encode(hasher.0.finalize());
+    }
+
+    /// Every source location in the definition.
+    fn origins_mut(&mut self) -> impl Iterator<Item = &mut Origin> {
+        std::iter::once(&mut self.origin)
+            .chain(self.implements.iter_mut().map(|c| &mut c.origin))
+            .chain(self.states.iter_mut().map(|s| &mut s.origin))
+            .chain(self.transitions.iter_mut().map(|t| &mut t.origin))
+            .chain(self.approvals.iter_mut().map(|a| &mut a.origin))
+            .chain(self.slas.iter_mut().map(|s| &mut s.origin))
+            .chain(self.escalations.iter_mut().map(|e| &mut e.origin))
+            .chain(self.on_enter.iter_mut().map(|o| &mut o.origin))
+            .chain(self.spawns.iter_mut().map(|s| &mut s.origin))
     }
 
     pub fn state(&self, name: &str) -> Option<&State> {
@@ -360,16 +377,16 @@ pub struct Document {
     pub origin: Origin,
 }
 
-/// Removes every `origin` key so the hash ignores where things were written.
-fn strip_origins(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            map.remove("origin");
-            for v in map.values_mut() {
-                strip_origins(v);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_origins),
-        _ => {}
+/// Lets serde_json stream into a SHA-256 hasher.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -62,6 +62,7 @@ pub struct ProcessCtx<'a> {
     /// State name -> index in `proc.states` (first declaration wins).
     pub states: HashMap<&'a str, usize>,
     pub edges: Vec<Edge>,
+    pub templates: &'a templates::Compiled,
 }
 
 impl<'a> ProcessCtx<'a> {
@@ -122,6 +123,10 @@ impl<'a> ProcessCtx<'a> {
 /// Runs every check over a compilation unit.
 pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
     let env = Env::build(unit, diags);
+    let mut compiled = templates::Compiled::default();
+    for (fi, file) in unit.files.iter().enumerate() {
+        templates::compile_all(fi, &file.templates, &mut compiled, diags);
+    }
     for (fi, file) in unit.files.iter().enumerate() {
         for cal in &file.calendars {
             sla::check_calendar(cal, diags);
@@ -129,14 +134,11 @@ pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
         for matrix in &file.matrices {
             records::check_matrix(matrix, diags);
         }
-        for template in &file.templates {
-            templates::check_compiles(template, diags);
-        }
         for record in &file.records {
             records::check_record(&env, fi, record, diags);
         }
         for process in &file.processes {
-            check_process(&env, fi, process, diags);
+            check_process(&env, &compiled, fi, process, diags);
         }
         for document in &file.documents {
             check_document(&env, fi, document, diags);
@@ -156,6 +158,7 @@ fn check_document(env: &Env, fi: usize, doc: &ast::Document, diags: &mut Vec<Dia
 
 fn check_process(
     env: &Env,
+    compiled: &templates::Compiled,
     fi: usize,
     proc: &ast::Process,
     diags: &mut Vec<Diagnostic>,
@@ -186,6 +189,7 @@ fn check_process(
         fields,
         states,
         edges: Vec::new(),
+        templates: compiled,
     };
 
     if let Some(owner) = &proc.owner {

@@ -5,7 +5,9 @@
 use handlebars::template::{HelperTemplate, Parameter, Template as HbTemplate, TemplateElement};
 use handlebars::Path;
 
-use super::resolve::{suggest, Kind};
+use std::collections::HashMap;
+
+use super::resolve::{suggest, DeclRef, Kind};
 use super::ProcessCtx;
 use crate::diag::Diagnostic;
 use crate::syntax::ast::{Template, TemplateText};
@@ -44,10 +46,6 @@ fn context_variables(context: Context) -> &'static [(&'static str, &'static [&'s
     }
 }
 
-fn parts(t: &Template) -> impl Iterator<Item = &TemplateText> {
-    t.subject.iter().chain(t.body.iter())
-}
-
 /// A span inside a template string, given handlebars' 1-based line and column.
 fn span_at(text: &TemplateText, line: usize, col: usize) -> Span {
     let mut offset = 0;
@@ -78,7 +76,26 @@ fn find_in_mustache(text: &str, path: &str) -> Option<usize> {
     None
 }
 
-pub fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) {
+/// The variable paths each template reads, compiled once per template and
+/// checked at every place a process uses it. Keyed by declaration.
+#[derive(Default)]
+pub struct Compiled {
+    paths: HashMap<DeclRef, Vec<(usize, Vec<String>)>>,
+}
+
+/// Compiles every template of a file, reporting E0405, and remembers the
+/// variables each one reads.
+pub fn compile_all(fi: usize, templates: &[Template], compiled: &mut Compiled, diags: &mut Vec<Diagnostic>) {
+    for (index, template) in templates.iter().enumerate() {
+        let parts = check_compiles(template, diags);
+        compiled.paths.insert(DeclRef { file: fi, index }, parts);
+    }
+}
+
+/// Compiles one template; returns `(part, paths)` for the parts that compile
+/// (part 0 is the subject, 1 the body).
+fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) -> Vec<(usize, Vec<String>)> {
+    let mut compiled = Vec::new();
     if template.body.is_none() && template.subject.is_none() {
         diags.push(
             Diagnostic::new(
@@ -90,8 +107,18 @@ pub fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) {
             .help("add `subject \"…\"` and `body \"…\"`"),
         );
     }
-    for text in parts(template) {
-        if let Err(err) = HbTemplate::compile(&text.text) {
+    for (part, text) in [(0, &template.subject), (1, &template.body)] {
+        let Some(text) = text else { continue };
+        let err = match HbTemplate::compile(&text.text) {
+            Ok(t) => {
+                let mut paths = Vec::new();
+                collect_paths(&t, &mut paths);
+                compiled.push((part, paths));
+                continue;
+            }
+            Err(err) => err,
+        };
+        {
             let span = match err.pos() {
                 Some((line, col)) => span_at(text, line, col),
                 None => text.span,
@@ -114,6 +141,7 @@ pub fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) {
             );
         }
     }
+    compiled
 }
 
 /// Collects the variable paths a template reads (outside `each`/`with` bodies,
@@ -158,14 +186,14 @@ pub fn check_use(ctx: &ProcessCtx, name: &Ident, context: Context, diags: &mut V
         return;
     };
     let template = ctx.env.template(r);
-    for text in parts(template) {
-        let Ok(compiled) = HbTemplate::compile(&text.text) else {
-            continue; // reported by check_compiles
-        };
-        let mut paths = Vec::new();
-        collect_paths(&compiled, &mut paths);
+    let Some(parts) = ctx.templates.paths.get(&r) else {
+        return;
+    };
+    for (part, paths) in parts {
+        let text = if *part == 0 { &template.subject } else { &template.body };
+        let Some(text) = text else { continue };
         for raw in paths {
-            check_path(ctx, name, template, text, &raw, context, diags);
+            check_path(ctx, name, template, text, raw, context, diags);
         }
     }
 }
