@@ -6,8 +6,10 @@
 //! - the baseline: reading the files and parsing them (no checking);
 //! - `check` end to end: reading, parsing, resolving, every check family,
 //!   lowering to the IR and rendering diagnostics.
+//!
 //! It prints MB/s, files/s, the ratio to the baseline and the time per file
 //! at each size (flat = linear growth), then the time to check `processes/`.
+//!
 //! Set PDCA_BENCH_SIZES=100,1000 to choose sizes.
 
 #[path = "support/corpus.rs"]
@@ -103,7 +105,9 @@ fn main() {
         );
     }
     let processes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("processes");
-    let files = load::collect(std::slice::from_ref(&processes)).map(|v| v.len()).unwrap_or(0);
+    let files = load::collect(std::slice::from_ref(&processes))
+        .map(|v| v.len())
+        .unwrap_or(0);
     let t = measure(20, || {
         let inputs = load::collect(std::slice::from_ref(&processes)).expect("processes/");
         let c = pdca::compile(inputs);

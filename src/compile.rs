@@ -36,7 +36,11 @@ impl Compilation {
 }
 
 /// Decodes an input into the source map, reporting size and encoding problems.
-fn add_input(sources: &mut SourceMap, input: &Input, diags: &mut Vec<Diagnostic>) -> Option<crate::syntax::span::FileId> {
+fn add_input(
+    sources: &mut SourceMap,
+    input: &Input,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<crate::syntax::span::FileId> {
     match &input.content {
         Content::TooLarge { len } => {
             let id = sources.add(input.name.clone(), String::new(), false);
@@ -120,7 +124,10 @@ pub fn compile(inputs: Vec<Input>) -> Compilation {
         }
         for u in &file.uses {
             if let ast::Use::File { path, span } = u {
-                let base = input.path.as_ref().and_then(|p| p.parent().map(|d| d.to_path_buf()));
+                let base = input
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.parent().map(|d| d.to_path_buf()));
                 let target = match base {
                     Some(dir) => dir.join(path),
                     None => PathBuf::from(path),

@@ -246,8 +246,13 @@ pub struct Warn {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
-    Fixed { duration: Duration },
-    ByField { field: String, targets: Vec<(String, Duration)> },
+    Fixed {
+        duration: Duration,
+    },
+    ByField {
+        field: String,
+        targets: Vec<(String, Duration)>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

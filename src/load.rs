@@ -20,7 +20,9 @@ pub struct Input {
 pub enum Content {
     Bytes(Vec<u8>),
     /// Larger than [`crate::source::MAX_FILE_BYTES`]; not read.
-    TooLarge { len: u64 },
+    TooLarge {
+        len: u64,
+    },
 }
 
 impl Input {
@@ -108,7 +110,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Input>, LoadError> {
                 });
             for entry in walker {
                 let entry = entry.map_err(|e| LoadError {
-                    path: e.path().map(Path::to_path_buf).unwrap_or_else(|| path.clone()),
+                    path: e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| path.clone()),
                     reason: e.to_string().to_lowercase(),
                 })?;
                 if entry.file_type().is_file()

@@ -35,7 +35,12 @@ pub fn lower<'a>(sources: &'a SourceMap, env: &'a Env<'a>, unit: &Unit<'a>) -> i
         }
         for d in &file.documents {
             program.documents.push(l.document(d));
-            role_names.extend(d.owner.iter().chain(&d.approved_by).map(|r| (fi, r.name.clone())));
+            role_names.extend(
+                d.owner
+                    .iter()
+                    .chain(&d.approved_by)
+                    .map(|r| (fi, r.name.clone())),
+            );
         }
         for r in &file.roles {
             role_names.insert((fi, r.name.name.clone()));
@@ -148,7 +153,11 @@ impl<'a> Lowerer<'a> {
         let mut calendars: BTreeSet<&str> = BTreeSet::new();
         let mut templates: BTreeSet<&str> = BTreeSet::new();
         let add_roles = |list: &'a [Ident], roles: &mut BTreeSet<&'a str>| {
-            roles.extend(list.iter().map(|r| r.name.as_str()).filter(|r| *r != "requester"));
+            roles.extend(
+                list.iter()
+                    .map(|r| r.name.as_str())
+                    .filter(|r| *r != "requester"),
+            );
         };
         roles.extend(p.owner.iter().map(|o| o.name.as_str()));
         add_roles(&p.started_by, &mut roles);
@@ -199,8 +208,16 @@ impl<'a> Lowerer<'a> {
                     },
                     distinct_from_requester: a.distinct_from.iter().any(|d| d.name == "requester"),
                     distinct_from_roles: distinct_roles,
-                    approved: a.approved.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
-                    rejected: a.rejected.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+                    approved: a
+                        .approved
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    rejected: a
+                        .rejected
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
                     timeout: a.timeout.as_ref().map(|t| duration(&t.after)),
                     timeout_escalate_to: a
                         .timeout
@@ -421,7 +438,11 @@ fn calendar(c: &ast::Calendar) -> ir::Calendar {
 fn template(t: &ast::Template) -> ir::Template {
     ir::Template {
         name: t.name.name.clone(),
-        subject: t.subject.as_ref().map(|s| s.text.clone()).unwrap_or_default(),
+        subject: t
+            .subject
+            .as_ref()
+            .map(|s| s.text.clone())
+            .unwrap_or_default(),
         body: t.body.as_ref().map(|s| s.text.clone()).unwrap_or_default(),
     }
 }
@@ -430,7 +451,9 @@ fn default_value(lit: &ast::Literal, ty: &ir::FieldType) -> serde_json::Value {
     use serde_json::Value;
     match (&lit.kind, ty) {
         (LiteralKind::String(s), _) => Value::String(s.clone()),
-        (LiteralKind::Number(n), ir::FieldType::Int) => n.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        (LiteralKind::Number(n), ir::FieldType::Int) => {
+            n.parse::<i64>().map(Value::from).unwrap_or(Value::Null)
+        }
         (LiteralKind::Number(n), _) => n
             .parse::<f64>()
             .ok()

@@ -43,11 +43,18 @@ fn reference_processes_check_clean() {
 
 #[test]
 fn examples_check_clean() {
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap()
+    {
         let path = entry.unwrap().path();
         if path.is_dir() {
             let out = pdca(&["check", path.to_str().unwrap(), "--deny", "warnings"]);
-            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), stdout(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                stdout(&out)
+            );
         }
     }
 }
@@ -59,7 +66,10 @@ fn broken_definition_gets_code_location_and_exit_1() {
     let out = pdca(&["check", &file]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("[E0304] Error: instances in `stuck` can never finish"), "{text}");
+    assert!(
+        text.contains("[E0304] Error: instances in `stuck` can never finish"),
+        "{text}"
+    );
     assert!(text.contains("broken.pdca:6:9"), "{text}");
     assert!(text.contains("Help:"), "{text}");
 }
@@ -192,4 +202,31 @@ fn explain_unknown_code_exits_2() {
     let out = pdca(&["explain", "E9999"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("E9999"));
+}
+
+/// The language tour in README.md compiles clean (with a minimal `problem`
+/// process for its links), so the documentation cannot drift from the language.
+#[test]
+fn readme_tour_checks_clean() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("```pdca\n").expect("a pdca block") + "```pdca\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "tour.pdca", &readme[start..end]);
+    write(
+        dir.path(),
+        "problem.pdca",
+        r#"use stdlib.roles.{problem_manager}
+record Problem { summary text required }
+process problem "Problem management" for Problem {
+  started by problem_manager
+  state logged initial is recorded
+  state closed final is closed
+  transition close logged -> closed by problem_manager
+}
+"#,
+    );
+    let out = pdca(&["check", dir.path().to_str().unwrap(), "--deny", "warnings"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }

@@ -2,6 +2,7 @@
 //! from the language, the benchmark would measure error paths instead.
 
 #[path = "../benches/support/corpus.rs"]
+#[allow(dead_code)] // the benchmark also writes corpora to disk
 mod corpus;
 
 #[test]

@@ -62,7 +62,10 @@ fn every_code_has_a_fixture() {
         .iter()
         .filter(|c| codes::lookup(c).is_none())
         .collect();
-    assert!(unknown.is_empty(), "fixtures named after unknown codes: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "fixtures named after unknown codes: {unknown:?}"
+    );
 }
 
 #[test]

@@ -29,9 +29,17 @@ fn hash_ignores_layout_but_not_meaning() {
     let base = hash_of(DEF);
     assert_eq!(base.len(), 64);
     let reformatted = format!("// a comment\n\n{}", DEF.replace("  state", "      state"));
-    assert_eq!(hash_of(&reformatted), base, "layout must not change the hash");
+    assert_eq!(
+        hash_of(&reformatted),
+        base,
+        "layout must not change the hash"
+    );
     let changed = DEF.replace("by service_desk\n}", "by service_desk requires summary\n}");
-    assert_ne!(hash_of(&changed), base, "a semantic change must change the hash");
+    assert_ne!(
+        hash_of(&changed),
+        base,
+        "a semantic change must change the hash"
+    );
 }
 
 #[test]

@@ -8,7 +8,10 @@ use std::path::Path;
 /// The text of generated file `i`.
 pub fn process_file(i: usize) -> String {
     let mut s = String::with_capacity(12_000);
-    let _ = writeln!(s, "// Generated process {i}: a support queue with triage, approval and SLAs.");
+    let _ = writeln!(
+        s,
+        "// Generated process {i}: a support queue with triage, approval and SLAs."
+    );
     s.push_str("use stdlib.roles.{service_desk, resolver, incident_manager, change_manager, top_management}\n");
     s.push_str("use stdlib.priority.{impact_urgency}\nuse stdlib.calendars.{business_hours}\n\n");
     let _ = writeln!(
@@ -50,7 +53,10 @@ pub fn process_file(i: usize) -> String {
         let _ = writeln!(s, "{f}");
     }
     s.push_str("}\n\n");
-    let _ = writeln!(s, "process queue_{i} \"Support queue {i}\" for Ticket{i} {{");
+    let _ = writeln!(
+        s,
+        "process queue_{i} \"Support queue {i}\" for Ticket{i} {{"
+    );
     s.push_str("  implements iso20000-1:2018 { 8.6.1 }\n  owner incident_manager\n  started by service_desk, resolver\n  calendar business_hours\n\n");
     let states = [
         ("logged", "initial is recorded"),
@@ -69,27 +75,91 @@ pub fn process_file(i: usize) -> String {
         ("closed", "final is closed"),
     ];
     for (name, flags) in states {
-        let _ = writeln!(s, "  state {name:<18} \"{}\" {flags}", name.replace('_', " "));
+        let _ = writeln!(
+            s,
+            "  state {name:<18} \"{}\" {flags}",
+            name.replace('_', " ")
+        );
     }
     s.push('\n');
     let transitions = [
-        ("classify", "logged", "classified", "by service_desk requires category, service"),
+        (
+            "classify",
+            "logged",
+            "classified",
+            "by service_desk requires category, service",
+        ),
         ("triage", "classified", "triaged", "by service_desk"),
-        ("ask_approval", "triaged", "awaiting_approval", "by service_desk requires assignee when record.cost > 1000"),
-        ("assign", "triaged", "in_progress", "by service_desk, resolver requires assignee"),
-        ("hold", "in_progress", "on_hold", "by resolver requires hold_reason"),
+        (
+            "ask_approval",
+            "triaged",
+            "awaiting_approval",
+            "by service_desk requires assignee when record.cost > 1000",
+        ),
+        (
+            "assign",
+            "triaged",
+            "in_progress",
+            "by service_desk, resolver requires assignee",
+        ),
+        (
+            "hold",
+            "in_progress",
+            "on_hold",
+            "by resolver requires hold_reason",
+        ),
         ("resume", "on_hold", "in_progress", "by resolver"),
-        ("escalate", "in_progress", "escalated", "by resolver when record.priority == \"P1\" || record.major"),
-        ("take_over", "escalated", "in_progress", "by incident_manager"),
+        (
+            "escalate",
+            "in_progress",
+            "escalated",
+            "by resolver when record.priority == \"P1\" || record.major",
+        ),
+        (
+            "take_over",
+            "escalated",
+            "in_progress",
+            "by incident_manager",
+        ),
         ("investigate", "in_progress", "investigating", "by resolver"),
-        ("give_workaround", "investigating", "workaround_given", "by resolver requires workaround"),
-        ("back_to_work", "workaround_given", "in_progress", "by resolver"),
-        ("resolve", "in_progress, investigating, workaround_given", "resolved", "by resolver requires resolution"),
+        (
+            "give_workaround",
+            "investigating",
+            "workaround_given",
+            "by resolver requires workaround",
+        ),
+        (
+            "back_to_work",
+            "workaround_given",
+            "in_progress",
+            "by resolver",
+        ),
+        (
+            "resolve",
+            "in_progress, investigating, workaround_given",
+            "resolved",
+            "by resolver requires resolution",
+        ),
         ("reopen", "resolved", "in_progress", "by service_desk"),
         ("verify", "resolved", "verified", "by service_desk"),
-        ("close", "verified", "closed", "by service_desk requires closure_code"),
-        ("cancel", "logged, classified, triaged", "cancelled", "by service_desk"),
-        ("withdraw", "in_progress, on_hold", "cancelled", "by service_desk, incident_manager"),
+        (
+            "close",
+            "verified",
+            "closed",
+            "by service_desk requires closure_code",
+        ),
+        (
+            "cancel",
+            "logged, classified, triaged",
+            "cancelled",
+            "by service_desk",
+        ),
+        (
+            "withdraw",
+            "in_progress, on_hold",
+            "cancelled",
+            "by service_desk, incident_manager",
+        ),
     ];
     for (name, from, to, rest) in transitions {
         let _ = writeln!(s, "  // {name}: {from} to {to}");
@@ -114,7 +184,10 @@ pub fn process_file(i: usize) -> String {
         s,
         "  escalation reopened \"Reopened twice\" when record.reopened >= 2 {{\n    notify incident_manager template major_{i}\n  }}\n"
     );
-    let _ = writeln!(s, "  on enter resolved notify requester template resolved_{i}");
+    let _ = writeln!(
+        s,
+        "  on enter resolved notify requester template resolved_{i}"
+    );
     s.push_str("}\n");
     s
 }

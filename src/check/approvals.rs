@@ -31,7 +31,10 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
             Diagnostic::new(
                 "E0603",
                 a.name.span,
-                format!("approval `{}` does not say where an approval leads", a.name.name),
+                format!(
+                    "approval `{}` does not say where an approval leads",
+                    a.name.name
+                ),
             )
             .label("no `approved ->` state")
             .help("add `approved -> scheduled` with the state that follows approval"),
@@ -79,14 +82,15 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
             .iter()
             .filter(|(r, _)| !excluded_roles.contains(&r.name.as_str()))
             .collect();
-        let seats: Option<u64> = if approver_roles.len() == a.approvers.len() && !deciding.is_empty() {
-            deciding
-                .iter()
-                .map(|(_, role)| role.members.map(|(n, _)| u64::from(n)))
-                .sum()
-        } else {
-            None
-        };
+        let seats: Option<u64> =
+            if approver_roles.len() == a.approvers.len() && !deciding.is_empty() {
+                deciding
+                    .iter()
+                    .map(|(_, role)| role.members.map(|(n, _)| u64::from(n)))
+                    .sum()
+            } else {
+                None
+            };
         let problem = match quorum {
             Quorum::Count(0) => Some("a quorum of 0 approves without any decision".to_string()),
             Quorum::Percent(p) if *p <= 0.0 || *p > 100.0 => {
@@ -114,7 +118,9 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
     }
     if !approver_roles.is_empty()
         && approver_roles.len() == a.approvers.len()
-        && approver_roles.iter().all(|(r, _)| excluded_roles.contains(&r.name.as_str()))
+        && approver_roles
+            .iter()
+            .all(|(r, _)| excluded_roles.contains(&r.name.as_str()))
     {
         diags.push(
             Diagnostic::new(
@@ -159,7 +165,10 @@ fn check_one(ctx: &ProcessCtx, a: &ast::Approval, diags: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .label("this role may approve")
-                .with_secondary(*rspan, format!("`{}` may also request it here", approver.name))
+                .with_secondary(
+                    *rspan,
+                    format!("`{}` may also request it here", approver.name),
+                )
                 .help("add `distinct from requester` so nobody approves their own request"),
             );
         }

@@ -74,8 +74,13 @@ pub fn check(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
                     )
                     .label(format!("`{}` is also marked initial", s.name.name))
                     .with_secondary(
-                        proc.states[*first].initial.unwrap_or(proc.states[*first].name.span),
-                        format!("`{}` is the first initial state", proc.states[*first].name.name),
+                        proc.states[*first]
+                            .initial
+                            .unwrap_or(proc.states[*first].name.span),
+                        format!(
+                            "`{}` is the first initial state",
+                            proc.states[*first].name.name
+                        ),
                     )
                     .help("an instance starts in exactly one state: keep `initial` on one of them"),
                 );

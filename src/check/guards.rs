@@ -25,7 +25,11 @@ fn offset_of(guard: &Guard, pos: Position) -> Span {
     let mut offset = 0;
     for (i, text) in guard.source.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col_bytes: usize = text.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            let col_bytes: usize = text
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             offset += col_bytes;
             break;
         }
@@ -40,7 +44,11 @@ fn offset_of(guard: &Guard, pos: Position) -> Span {
         .unwrap_or(rest.len())
         .max(1)
         .min(rest.len().max(1));
-    Span::new(guard.span.file, start, (start + len).min(guard.span.end as usize).max(start))
+    Span::new(
+        guard.span.file,
+        start,
+        (start + len).min(guard.span.end as usize).max(start),
+    )
 }
 
 /// The first property name of a chain such as `record.a.b` or `record.a.len()`.
@@ -119,7 +127,9 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
                 )
                 .label("unknown name");
                 d = if ctx.fields.contains_key(name.as_str()) {
-                    d.help(format!("record fields are read through `record`: `record.{name}`"))
+                    d.help(format!(
+                        "record fields are read through `record`: `record.{name}`"
+                    ))
                 } else {
                     d.help("guards can read `record.FIELD`, `actor.id`, `actor.roles` and `instance.state`")
                 };
@@ -152,7 +162,11 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
                     span,
                     format!("guard reads `{root}.{name}`, but {owner} has no `{name}`"),
                 )
-                .label(if root == "record" { "undeclared field" } else { "unknown property" });
+                .label(if root == "record" {
+                    "undeclared field"
+                } else {
+                    "unknown property"
+                });
                 d = match suggest(&name, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{root}.{s}`?")),
                     None => {

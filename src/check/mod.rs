@@ -176,10 +176,18 @@ fn check_process(
         }
     }
     let states = check_unique("state", proc.states.iter().map(|s| &s.name), diags);
-    check_unique("transition", proc.transitions.iter().map(|t| &t.name), diags);
+    check_unique(
+        "transition",
+        proc.transitions.iter().map(|t| &t.name),
+        diags,
+    );
     check_unique("approval", proc.approvals.iter().map(|a| &a.name), diags);
     check_unique("sla", proc.slas.iter().map(|s| &s.name), diags);
-    check_unique("escalation", proc.escalations.iter().map(|e| &e.name), diags);
+    check_unique(
+        "escalation",
+        proc.escalations.iter().map(|e| &e.name),
+        diags,
+    );
 
     let mut ctx = ProcessCtx {
         fi,
@@ -202,9 +210,13 @@ fn check_process(
     if let Some(every) = &proc.schedule {
         if every.business || every.amount == 0 {
             diags.push(
-                Diagnostic::new("E0508", every.span, "a schedule needs a plain, non-zero interval")
-                    .label("planned intervals are counted on the calendar, not in business time")
-                    .help("write e.g. `schedule every 6 months` or `schedule every 2 weeks`"),
+                Diagnostic::new(
+                    "E0508",
+                    every.span,
+                    "a schedule needs a plain, non-zero interval",
+                )
+                .label("planned intervals are counted on the calendar, not in business time")
+                .help("write e.g. `schedule every 6 months` or `schedule every 2 weeks`"),
             );
         }
     }
@@ -270,7 +282,10 @@ fn check_process(
     }
     for (ai, a) in proc.approvals.iter().enumerate() {
         let on = ctx.state(&a.state, diags);
-        for (target, kind) in [(&a.approved, EdgeKind::Approved(ai)), (&a.rejected, EdgeKind::Rejected(ai))] {
+        for (target, kind) in [
+            (&a.approved, EdgeKind::Approved(ai)),
+            (&a.rejected, EdgeKind::Rejected(ai)),
+        ] {
             if let (Some(on), Some(target)) = (on, target) {
                 if let Some(to) = ctx.state(target, diags) {
                     edges.push(Edge {

@@ -27,16 +27,16 @@ pub fn resolve_type(
             if let Some(t) = FieldType::builtin(&name.name) {
                 return Some(t);
             }
-            let mut d = Diagnostic::new(
-                "E0205",
-                name.span,
-                format!("unknown type `{}`", name.name),
-            )
-            .label("not a type");
+            let mut d =
+                Diagnostic::new("E0205", name.span, format!("unknown type `{}`", name.name))
+                    .label("not a type");
             d = if let Some(s) = suggest(&name.name, FieldType::BUILTIN_NAMES.iter().copied()) {
                 d.help(format!("did you mean `{s}`?"))
             } else if env.lookup(fi, Kind::Process, &name.name).is_some() {
-                d.help(format!("to link to a `{0}` instance, write `ref {0}`", name.name))
+                d.help(format!(
+                    "to link to a `{0}` instance, write `ref {0}`",
+                    name.name
+                ))
             } else {
                 d.help(format!(
                     "the types are {}, `enum(a, b)`, `ref PROCESS` and `list of TYPE`",
@@ -52,7 +52,9 @@ pub fn resolve_type(
         }
         TypeExpr::Enum(values, _) => {
             check_unique("enum value", values.iter(), diags);
-            Some(FieldType::Enum(values.iter().map(|v| v.name.clone()).collect()))
+            Some(FieldType::Enum(
+                values.iter().map(|v| v.name.clone()).collect(),
+            ))
         }
         TypeExpr::Ref(process, _) => {
             env.resolve(fi, Kind::Process, process, diags)?;
@@ -84,7 +86,12 @@ pub fn check_record(env: &Env, fi: usize, record: &ast::Record, diags: &mut Vec<
     }
 }
 
-fn check_default(field: &ast::Field, ty: &FieldType, lit: &ast::Literal, diags: &mut Vec<Diagnostic>) {
+fn check_default(
+    field: &ast::Field,
+    ty: &FieldType,
+    lit: &ast::Literal,
+    diags: &mut Vec<Diagnostic>,
+) {
     let fits = match (ty, &lit.kind) {
         (FieldType::Text, LiteralKind::String(_)) => true,
         (FieldType::Int, LiteralKind::Number(n)) => n.parse::<i64>().is_ok(),
@@ -103,7 +110,10 @@ fn check_default(field: &ast::Field, ty: &FieldType, lit: &ast::Literal, diags: 
     }
     let help = match ty {
         FieldType::Log | FieldType::List(_) | FieldType::Ref(_) => {
-            format!("a `{}` field starts empty and takes no default", ty.describe())
+            format!(
+                "a `{}` field starts empty and takes no default",
+                ty.describe()
+            )
         }
         FieldType::Bool => "write `default true` or `default false`".into(),
         FieldType::Text => "text defaults are quoted: `default \"n/a\"`".into(),
@@ -249,7 +259,8 @@ pub fn check_matrix(matrix: &ast::Matrix, diags: &mut Vec<Diagnostic>) {
             TypeExpr::Enum(v, _) => FieldType::Enum(v.iter().map(|i| i.name.clone()).collect()),
             _ => return None,
         };
-        ft.values().map(|v| v.iter().map(|s| s.to_string()).collect())
+        ft.values()
+            .map(|v| v.iter().map(|s| s.to_string()).collect())
     };
     let mut domains = Vec::new();
     for (name, ty) in &matrix.params {
@@ -274,7 +285,10 @@ pub fn check_matrix(matrix: &ast::Matrix, diags: &mut Vec<Diagnostic>) {
             Diagnostic::new(
                 "E0408",
                 matrix.result.span(),
-                format!("matrix `{}` does not give an enumerated type", matrix.name.name),
+                format!(
+                    "matrix `{}` does not give an enumerated type",
+                    matrix.name.name
+                ),
             )
             .label("a matrix gives one of a finite set of values")
             .help("use `level`, `priority` or `enum(a, b, c)`"),
@@ -320,7 +334,11 @@ pub fn check_matrix(matrix: &ast::Matrix, diags: &mut Vec<Diagnostic>) {
                 Diagnostic::new(
                     "E0408",
                     row.span,
-                    format!("matrix `{}` gives `{}` twice", matrix.name.name, key.join(", ")),
+                    format!(
+                        "matrix `{}` gives `{}` twice",
+                        matrix.name.name,
+                        key.join(", ")
+                    ),
                 )
                 .label("duplicate row")
                 .with_secondary(first.span, "first given here")
@@ -394,9 +412,13 @@ pub fn check_business_duration(ctx: &ProcessCtx, d: &ast::Duration, diags: &mut 
     }
     if matches!(d.unit, DurationUnit::Months | DurationUnit::Years) {
         diags.push(
-            Diagnostic::new("E0508", d.span, "business time cannot be counted in months or years")
-                .label("months and years have no fixed number of working hours")
-                .help("count business time in minutes, hours, days or weeks"),
+            Diagnostic::new(
+                "E0508",
+                d.span,
+                "business time cannot be counted in months or years",
+            )
+            .label("months and years have no fixed number of working hours")
+            .help("count business time in minutes, hours, days or weeks"),
         );
     }
     if ctx.proc.calendar.is_none() {
@@ -625,7 +647,11 @@ pub fn check_spawn(
     let target = ctx
         .env
         .resolve(ctx.fi, Kind::Process, &spawn.process, diags);
-    let states: Vec<usize> = spawn.states.iter().filter_map(|s| ctx.state(s, diags)).collect();
+    let states: Vec<usize> = spawn
+        .states
+        .iter()
+        .filter_map(|s| ctx.state(s, diags))
+        .collect();
     if let Some(tref) = target {
         check_spawned_fields(ctx, spawn, tref, &states, set, diags);
     }
@@ -683,7 +709,9 @@ fn check_spawned_fields(
         let needed = f.default.is_none()
             && f.derived.is_none()
             && (f.required.is_some()
-                || f.required_at.iter().any(|s| child_initial.contains(&s.name.as_str())));
+                || f.required_at
+                    .iter()
+                    .any(|s| child_initial.contains(&s.name.as_str())));
         if !needed {
             continue;
         }
@@ -692,14 +720,19 @@ fn check_spawned_fields(
         let problem = match parent {
             None => Some(format!(
                 "`{}` has no field `{}`",
-                ctx.record.map(|r| r.name.name.as_str()).unwrap_or("the record"),
+                ctx.record
+                    .map(|r| r.name.name.as_str())
+                    .unwrap_or("the record"),
                 f.name.name
             )),
             Some(p) if p.ty.is_some() && child_ty.is_some() && p.ty != child_ty => Some(format!(
                 "`{}` is a `{}` here but a `{}` in `{}`",
                 f.name.name,
                 p.ty.as_ref().map(FieldType::describe).unwrap_or_default(),
-                child_ty.as_ref().map(FieldType::describe).unwrap_or_default(),
+                child_ty
+                    .as_ref()
+                    .map(FieldType::describe)
+                    .unwrap_or_default(),
                 child_record.name.name
             )),
             Some(_) => states

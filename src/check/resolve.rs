@@ -68,14 +68,54 @@ pub struct Env<'a> {
 /// The declarations of one file, by kind.
 fn declarations(file: &ast::File) -> Vec<(Kind, &Ident, usize)> {
     let mut out = Vec::new();
-    out.extend(file.roles.iter().enumerate().map(|(i, d)| (Kind::Role, &d.name, i)));
-    out.extend(file.tags.iter().enumerate().map(|(i, d)| (Kind::Tag, &d.name, i)));
-    out.extend(file.calendars.iter().enumerate().map(|(i, d)| (Kind::Calendar, &d.name, i)));
-    out.extend(file.matrices.iter().enumerate().map(|(i, d)| (Kind::Matrix, &d.name, i)));
-    out.extend(file.templates.iter().enumerate().map(|(i, d)| (Kind::Template, &d.name, i)));
-    out.extend(file.records.iter().enumerate().map(|(i, d)| (Kind::Record, &d.name, i)));
-    out.extend(file.processes.iter().enumerate().map(|(i, d)| (Kind::Process, &d.name, i)));
-    out.extend(file.documents.iter().enumerate().map(|(i, d)| (Kind::Document, &d.name, i)));
+    out.extend(
+        file.roles
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Role, &d.name, i)),
+    );
+    out.extend(
+        file.tags
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Tag, &d.name, i)),
+    );
+    out.extend(
+        file.calendars
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Calendar, &d.name, i)),
+    );
+    out.extend(
+        file.matrices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Matrix, &d.name, i)),
+    );
+    out.extend(
+        file.templates
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Template, &d.name, i)),
+    );
+    out.extend(
+        file.records
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Record, &d.name, i)),
+    );
+    out.extend(
+        file.processes
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Process, &d.name, i)),
+    );
+    out.extend(
+        file.documents
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (Kind::Document, &d.name, i)),
+    );
     out
 }
 
@@ -104,7 +144,10 @@ impl<'a> Env<'a> {
                         )
                         .label("defined again here")
                         .with_secondary(first_span, "first defined here")
-                        .help(format!("rename one of them or remove the duplicate {}", kind.noun())),
+                        .help(format!(
+                            "rename one of them or remove the duplicate {}",
+                            kind.noun()
+                        )),
                     );
                 } else {
                     table.insert((kind, name.name.as_str()), here);
@@ -113,7 +156,12 @@ impl<'a> Env<'a> {
         }
         let prelude = stdlib
             .get("tags")
-            .map(|t| t.iter().filter(|((k, _), _)| *k == Kind::Tag).map(|(k, v)| (*k, *v)).collect())
+            .map(|t| {
+                t.iter()
+                    .filter(|((k, _), _)| *k == Kind::Tag)
+                    .map(|(k, v)| (*k, *v))
+                    .collect()
+            })
             .unwrap_or_default();
 
         let mut env = Env {
@@ -123,11 +171,7 @@ impl<'a> Env<'a> {
             imports: Vec::new(),
             prelude,
         };
-        let imports = files
-            .iter()
-            .enumerate()
-            .map(|(_, f)| env.imports_of(f, diags))
-            .collect();
+        let imports = files.iter().map(|f| env.imports_of(f, diags)).collect();
         env.imports = imports;
         env
     }
@@ -354,7 +398,9 @@ pub fn suggest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= limit || (c.len() > 3 && (c.starts_with(name) || name.starts_with(c))))
+        .filter(|(d, c)| {
+            *d <= limit || (c.len() > 3 && (c.starts_with(name) || name.starts_with(c)))
+        })
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
         .map(|(_, c)| c)
 }

@@ -4,16 +4,21 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::records::SetFields;
 use super::resolve::{check_unique, Kind};
 use super::templates::{self, Context};
-use super::records::SetFields;
 use super::ProcessCtx;
 use crate::diag::Diagnostic;
 use crate::syntax::ast::{self, DurationUnit, Target};
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &mut Vec<Diagnostic>) {
+pub fn check(
+    ctx: &ProcessCtx,
+    sla: &ast::Sla,
+    set: Option<&SetFields>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let proc = ctx.proc;
     if sla.span_decl.is_none() {
         diags.push(
@@ -40,15 +45,27 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &
     if let Some(cal) = &sla.calendar {
         ctx.env.resolve(ctx.fi, Kind::Calendar, cal, diags);
     }
-    let from: Vec<usize> = sla.from.iter().filter_map(|s| ctx.state(s, diags)).collect();
-    let until: Vec<usize> = sla.until.iter().filter_map(|s| ctx.state(s, diags)).collect();
+    let from: Vec<usize> = sla
+        .from
+        .iter()
+        .filter_map(|s| ctx.state(s, diags))
+        .collect();
+    let until: Vec<usize> = sla
+        .until
+        .iter()
+        .filter_map(|s| ctx.state(s, diags))
+        .collect();
     let pause: Vec<(usize, &crate::syntax::span::Ident)> = sla
         .pause
         .iter()
         .filter_map(|s| ctx.state(s, diags).map(|i| (i, s)))
         .collect();
 
-    if !from.is_empty() && !until.is_empty() && from.len() == sla.from.len() && until.len() == sla.until.len() {
+    if !from.is_empty()
+        && !until.is_empty()
+        && from.len() == sla.from.len()
+        && until.len() == sla.until.len()
+    {
         check_clock_stops(ctx, sla, &from, &until, diags);
         // The clock's span: states reachable from a start without passing a stop.
         let is_until: Vec<bool> = (0..proc.states.len()).map(|i| until.contains(&i)).collect();
@@ -59,7 +76,10 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &
                     Diagnostic::new(
                         "E0503",
                         ident.span,
-                        format!("pause state `{}` is outside the clock of sla `{}`", ident.name, sla.name.name),
+                        format!(
+                            "pause state `{}` is outside the clock of sla `{}`",
+                            ident.name, sla.name.name
+                        ),
                     )
                     .label("the clock never runs in this state")
                     .help(format!(
@@ -134,7 +154,9 @@ pub fn check(ctx: &ProcessCtx, sla: &ast::Sla, set: Option<&SetFields>, diags: &
                     )
                     .label("thresholds must climb")
                     .with_secondary(prev.percent_span, "previous threshold")
-                    .help("list warnings in increasing order, e.g. `warn at 50%` then `warn at 75%`"),
+                    .help(
+                        "list warnings in increasing order, e.g. `warn at 50%` then `warn at 75%`",
+                    ),
                 );
             }
         }
@@ -164,7 +186,11 @@ fn names(ctx: &ProcessCtx, states: &[usize]) -> String {
 
 /// BFS from `starts` that does not expand through `blocked` states; returns
 /// the visited mask and a parent map for rebuilding paths.
-fn reach_avoiding(ctx: &ProcessCtx, starts: &[usize], blocked: &[bool]) -> (Vec<bool>, Vec<Option<usize>>) {
+fn reach_avoiding(
+    ctx: &ProcessCtx,
+    starts: &[usize],
+    blocked: &[bool],
+) -> (Vec<bool>, Vec<Option<usize>>) {
     let succ = ctx.successors();
     let n = ctx.proc.states.len();
     let mut seen = vec![false; n];
@@ -269,9 +295,13 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
         }
         if matches!(d.unit, DurationUnit::Months | DurationUnit::Years) {
             diags.push(
-                Diagnostic::new("E0508", d.span, "an SLA target cannot be counted in months or years")
-                    .label("months and years have no fixed length")
-                    .help("use minutes, hours, days or weeks, e.g. `30d`"),
+                Diagnostic::new(
+                    "E0508",
+                    d.span,
+                    "an SLA target cannot be counted in months or years",
+                )
+                .label("months and years have no fixed length")
+                .help("use minutes, hours, days or weeks, e.g. `30d`"),
             );
         }
         if d.amount == 0 {
@@ -282,7 +312,12 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
             );
         }
     }
-    let Target::ByField { field, entries, span } = target else {
+    let Target::ByField {
+        field,
+        entries,
+        span,
+    } = target
+    else {
         return;
     };
     let Some(info) = ctx.field(field, diags) else {
@@ -293,7 +328,10 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
             Diagnostic::new(
                 "E0507",
                 field.span,
-                format!("targets cannot be set by `{}`, which is not an enumerated field", field.name),
+                format!(
+                    "targets cannot be set by `{}`, which is not an enumerated field",
+                    field.name
+                ),
             )
             .label("needs a field of type `priority`, `level` or `enum(…)`")
             .with_secondary(info.decl.ty.span(), "declared here")
@@ -313,11 +351,19 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
                     format!("`{}` is not a value of `{}`", key.name, field.name),
                 )
                 .label("unknown value")
-                .help(format!("the values of `{}` are {}", field.name, values.join(", "))),
+                .help(format!(
+                    "the values of `{}` are {}",
+                    field.name,
+                    values.join(", ")
+                )),
             ),
         }
     }
-    let missing: Vec<&str> = values.iter().copied().filter(|v| covered.get(v) == Some(&false)).collect();
+    let missing: Vec<&str> = values
+        .iter()
+        .copied()
+        .filter(|v| covered.get(v) == Some(&false))
+        .collect();
     if !missing.is_empty() {
         diags.push(
             Diagnostic::new(
@@ -326,13 +372,21 @@ fn check_target(ctx: &ProcessCtx, sla: &ast::Sla, target: &Target, diags: &mut V
                 format!(
                     "sla `{}` has no target for {}",
                     sla.name.name,
-                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
             .label(format!("every value of `{}` needs a target", field.name))
             .help(format!(
                 "add {}",
-                missing.iter().map(|m| format!("`{m} 5d`")).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|m| format!("`{m} 5d`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         );
     }
@@ -388,7 +442,10 @@ pub fn check_calendar(cal: &ast::Calendar, diags: &mut Vec<Diagnostic>) {
                     Diagnostic::new(
                         "E0510",
                         dspan,
-                        format!("day range `{}-{}` runs backwards", WEEKDAYS[d0 as usize], WEEKDAYS[d1 as usize]),
+                        format!(
+                            "day range `{}-{}` runs backwards",
+                            WEEKDAYS[d0 as usize], WEEKDAYS[d1 as usize]
+                        ),
                     )
                     .label("weeks run from mon to sun")
                     .help("split it, e.g. `hours fri-sun …` and `hours mon …`"),

@@ -39,7 +39,15 @@ fn context_variables(context: Context) -> &'static [(&'static str, &'static [&'s
         Context::Notification => &[],
         Context::Sla => &[(
             "sla",
-            &["name", "title", "target", "elapsed", "remaining", "percent", "due_at"],
+            &[
+                "name",
+                "title",
+                "target",
+                "elapsed",
+                "remaining",
+                "percent",
+                "due_at",
+            ],
         )],
         Context::Approval => &[("approval", &["name", "title", "state", "requested_at"])],
         Context::Escalation => &[("escalation", &["name", "title"])],
@@ -67,7 +75,10 @@ fn span_at(text: &TemplateText, line: usize, col: usize) -> Span {
 fn find_in_mustache(text: &str, path: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(open) = text[from..].find("{{").map(|i| from + i) {
-        let close = text[open..].find("}}").map(|i| open + i).unwrap_or(text.len());
+        let close = text[open..]
+            .find("}}")
+            .map(|i| open + i)
+            .unwrap_or(text.len());
         if let Some(i) = text[open..close].find(path) {
             return Some(open + i);
         }
@@ -85,7 +96,12 @@ pub struct Compiled {
 
 /// Compiles every template of a file, reporting E0405, and remembers the
 /// variables each one reads.
-pub fn compile_all(fi: usize, templates: &[Template], compiled: &mut Compiled, diags: &mut Vec<Diagnostic>) {
+pub fn compile_all(
+    fi: usize,
+    templates: &[Template],
+    compiled: &mut Compiled,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (index, template) in templates.iter().enumerate() {
         let parts = check_compiles(template, diags);
         compiled.paths.insert(DeclRef { file: fi, index }, parts);
@@ -101,7 +117,10 @@ fn check_compiles(template: &Template, diags: &mut Vec<Diagnostic>) -> Vec<(usiz
             Diagnostic::new(
                 "E0405",
                 template.name.span,
-                format!("template `{}` has no subject and no body", template.name.name),
+                format!(
+                    "template `{}` has no subject and no body",
+                    template.name.name
+                ),
             )
             .label("empty template")
             .help("add `subject \"…\"` and `body \"…\"`"),
@@ -190,7 +209,11 @@ pub fn check_use(ctx: &ProcessCtx, name: &Ident, context: Context, diags: &mut V
         return;
     };
     for (part, paths) in parts {
-        let text = if *part == 0 { &template.subject } else { &template.body };
+        let text = if *part == 0 {
+            &template.subject
+        } else {
+            &template.body
+        };
         let Some(text) = text else { continue };
         for raw in paths {
             check_path(ctx, name, template, text, raw, context, diags);
@@ -232,20 +255,26 @@ fn check_path(
                     "template `{}` reads `record.{f}`, but record `{}` has no `{f}`",
                     template.name.name, record.name.name
                 ),
-                suggest(f, ctx.fields.keys().copied()).map(|s| format!("did you mean `record.{s}`?")),
+                suggest(f, ctx.fields.keys().copied())
+                    .map(|s| format!("did you mean `record.{s}`?")),
             )),
             None => None,
         }
     } else if let Some((_, props)) = vars.iter().find(|(r, _)| *r == root) {
         match prop {
             Some(p) if !props.contains(&p) => Some((
-                format!("template `{}` reads `{root}.{p}`, which does not exist", template.name.name),
+                format!(
+                    "template `{}` reads `{root}.{p}`, which does not exist",
+                    template.name.name
+                ),
                 Some(format!("`{root}` has: {}", props.join(", "))),
             )),
             _ => None,
         }
     } else {
-        let roots: Vec<&str> = std::iter::once("record").chain(vars.iter().map(|(r, _)| *r)).collect();
+        let roots: Vec<&str> = std::iter::once("record")
+            .chain(vars.iter().map(|(r, _)| *r))
+            .collect();
         Some((
             format!(
                 "template `{}` reads `{path}`, which is not available here",

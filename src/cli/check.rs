@@ -70,7 +70,9 @@ pub fn run(args: Args) -> ExitCode {
             let color = match args.color {
                 Color::Always => true,
                 Color::Never => false,
-                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                Color::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
             };
             let text = render::human(&compilation.sources, &compilation.diagnostics, color);
             out.write_all(text.as_bytes()).and_then(|_| {

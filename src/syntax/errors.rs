@@ -224,7 +224,10 @@ pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
 /// string starts at or before `pos`.
 fn unclosed_quote(text: &str, pos: usize) -> Option<usize> {
     let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[pos..].find('\n').map(|i| pos + i).unwrap_or(text.len());
+    let line_end = text[pos..]
+        .find('\n')
+        .map(|i| pos + i)
+        .unwrap_or(text.len());
     let line = &text[line_start..line_end];
     let mut open: Option<usize> = None;
     let mut chars = line.char_indices();
@@ -233,7 +236,13 @@ fn unclosed_quote(text: &str, pos: usize) -> Option<usize> {
             '\\' if open.is_some() => {
                 chars.next();
             }
-            '"' => open = if open.is_some() { None } else { Some(line_start + i) },
+            '"' => {
+                open = if open.is_some() {
+                    None
+                } else {
+                    Some(line_start + i)
+                }
+            }
             '/' if open.is_none() && line[i..].starts_with("//") => break,
             _ => {}
         }
@@ -248,7 +257,9 @@ fn help_for(positives: &[Rule], text: &str, pos: usize) -> Option<String> {
         return Some("durations need a unit: `30m`, `4h`, `3d`, `2w` or `6 months`".into());
     }
     if rest.starts_with(':') || rest.starts_with(';') {
-        return Some("pdca needs no `:` or `;` between items; put each item on its own line".into());
+        return Some(
+            "pdca needs no `:` or `;` between items; put each item on its own line".into(),
+        );
     }
     if positives.contains(&Rule::kw_for) {
         return Some("a process names its record type: `process incident \"Incident management\" for Incident { … }`".into());

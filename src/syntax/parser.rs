@@ -494,7 +494,9 @@ impl Ctx {
         Some(match inner.as_rule() {
             Rule::named_type => TypeExpr::Named(self.ident(inner.into_inner().next()?)),
             Rule::enum_type => {
-                let list = inner.into_inner().find(|p| p.as_rule() == Rule::ident_list)?;
+                let list = inner
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::ident_list)?;
                 TypeExpr::Enum(self.idents(list), span)
             }
             Rule::ref_type => {
@@ -511,7 +513,9 @@ impl Ctx {
                     Rule::named_type => TypeExpr::Named(self.ident(elem.into_inner().next()?)),
                     Rule::enum_type => {
                         let espan = self.span(&elem);
-                        let list = elem.into_inner().find(|p| p.as_rule() == Rule::ident_list)?;
+                        let list = elem
+                            .into_inner()
+                            .find(|p| p.as_rule() == Rule::ident_list)?;
                         TypeExpr::Enum(self.idents(list), espan)
                     }
                     Rule::ref_type => {
@@ -1092,7 +1096,7 @@ fn trim_trailing_trivia(mut text: &str) -> &str {
         let comment = last_line
             .match_indices("//")
             .map(|(i, _)| i)
-            .find(|&i| last_line[..i].matches('"').count() % 2 == 0);
+            .find(|&i| last_line[..i].matches('"').count().is_multiple_of(2));
         match comment {
             Some(i) => text = &trimmed[..last_line_start + i],
             None => return trimmed,
