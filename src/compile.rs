@@ -4,6 +4,7 @@ use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 
 use crate::check::{self, resolve::Unit};
+use crate::coverage::{self, ClaimSite};
 use crate::diag::{self, Diagnostic};
 use crate::ir::Program;
 use crate::load::{self, Content, Input};
@@ -159,7 +160,10 @@ pub fn compile(inputs: Vec<Input>) -> Compilation {
     let program = if diags.iter().any(Diagnostic::is_error) {
         None
     } else {
-        Some(lower::lower(&sources, &env, &unit))
+        let program = lower::lower(&sources, &env, &unit);
+        diags.extend(coverage::claim_warnings(&program, &claim_sites(&unit)));
+        diag::sort(&mut diags);
+        Some(program)
     };
     Compilation {
         sources,
@@ -168,4 +172,29 @@ pub fn compile(inputs: Vec<Input>) -> Compilation {
         project_files,
         project_bytes,
     }
+}
+
+/// Every clause claimed by a project process or document, in source order.
+fn claim_sites(unit: &Unit) -> Vec<ClaimSite> {
+    let mut sites = Vec::new();
+    for (fi, file) in unit.files.iter().enumerate() {
+        if unit.stdlib_module[fi].is_some() {
+            continue;
+        }
+        let claims = file
+            .processes
+            .iter()
+            .flat_map(|p| &p.implements)
+            .chain(file.documents.iter().flat_map(|d| &d.satisfies));
+        for claim in claims {
+            for clause in &claim.clauses {
+                sites.push(ClaimSite {
+                    standard: claim.standard.name.clone(),
+                    clause: clause.name.clone(),
+                    span: clause.span,
+                });
+            }
+        }
+    }
+    sites
 }

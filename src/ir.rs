@@ -19,6 +19,51 @@ pub struct Program {
     pub processes: Vec<Process>,
     pub documents: Vec<Document>,
     pub roles: Vec<Role>,
+    /// Clause catalogs (from the stdlib) that coverage is measured against.
+    pub standards: Vec<Standard>,
+}
+
+/// A standard's clauses and the obligations that decide each one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Standard {
+    pub id: String,
+    pub title: Option<String>,
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Clause {
+    pub id: String,
+    pub title: String,
+    pub obligations: Vec<Obligation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Obligation {
+    pub id: String,
+    pub text: String,
+    /// Met only by a document that `attests` it.
+    pub attested: bool,
+    pub predicates: Vec<Predicate>,
+}
+
+/// One condition over the definitions that claim a clause.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Predicate {
+    State { tag: String },
+    Transition { from_tag: String, to_tag: String },
+    Field { names: Vec<String>, derived: bool },
+    FieldOfType { ty: String },
+    Role { role: String },
+    Owner,
+    Approval { before_tag: Option<String> },
+    Sla { until_tag: Option<String> },
+    Escalation { to: Option<String> },
+    Notification { to: Option<String> },
+    Schedule,
+    Document,
+    Link { clause: String },
 }
 
 /// Where a construct was written: evidence for auditors and coverage reports.
@@ -105,6 +150,7 @@ impl FieldType {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Field {
     pub name: String,
+    pub origin: Origin,
     #[serde(rename = "type")]
     pub ty: FieldType,
     pub required: bool,
@@ -355,6 +401,7 @@ impl Process {
     /// Every source location in the definition.
     fn origins_mut(&mut self) -> impl Iterator<Item = &mut Origin> {
         std::iter::once(&mut self.origin)
+            .chain(self.record.fields.iter_mut().map(|f| &mut f.origin))
             .chain(self.implements.iter_mut().map(|c| &mut c.origin))
             .chain(self.states.iter_mut().map(|s| &mut s.origin))
             .chain(self.transitions.iter_mut().map(|t| &mut t.origin))

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod coverage;
 pub mod diag;
 pub mod ir;
 pub mod load;

@@ -22,9 +22,13 @@ pub fn lower<'a>(sources: &'a SourceMap, env: &'a Env<'a>, unit: &Unit<'a>) -> i
         processes: Vec::new(),
         documents: Vec::new(),
         roles: Vec::new(),
+        standards: Vec::new(),
     };
     let mut role_names = BTreeSet::new();
     for (fi, file) in unit.files.iter().enumerate() {
+        program
+            .standards
+            .extend(file.standards.iter().map(standard));
         if unit.stdlib_module[fi].is_some() {
             continue;
         }
@@ -123,6 +127,7 @@ impl<'a> Lowerer<'a> {
                 });
                 ir::Field {
                     name: f.name.name.clone(),
+                    origin: self.origin(f.span),
                     default: f.default.as_ref().map(|d| default_value(d, &ty)),
                     ty,
                     required: f.required.is_some(),
@@ -464,5 +469,64 @@ fn default_value(lit: &ast::Literal, ty: &ir::FieldType) -> serde_json::Value {
         (LiteralKind::Ident(v), _) => Value::String(v.clone()),
         (LiteralKind::Date(d), _) => Value::String(d.clone()),
         (LiteralKind::Duration(d), _) => serde_json::to_value(duration(d)).unwrap_or(Value::Null),
+    }
+}
+
+fn standard(s: &ast::Standard) -> ir::Standard {
+    use ast::PredicateKind as K;
+    let name = |i: &Ident| i.name.clone();
+    ir::Standard {
+        id: s.id.name.clone(),
+        title: s.title.clone(),
+        clauses: s
+            .clauses
+            .iter()
+            .map(|c| ir::Clause {
+                id: c.id.name.clone(),
+                title: c.title.clone(),
+                obligations: c
+                    .obligations
+                    .iter()
+                    .map(|o| ir::Obligation {
+                        id: o.id.name.clone(),
+                        text: o.text.clone(),
+                        attested: o.attested,
+                        predicates: o
+                            .predicates
+                            .iter()
+                            .map(|p| match &p.kind {
+                                K::State(t) => ir::Predicate::State { tag: name(t) },
+                                K::Transition(a, b) => ir::Predicate::Transition {
+                                    from_tag: name(a),
+                                    to_tag: name(b),
+                                },
+                                K::Field { names: n, derived } => ir::Predicate::Field {
+                                    names: names(n),
+                                    derived: *derived,
+                                },
+                                K::FieldOfType(t) => ir::Predicate::FieldOfType { ty: name(t) },
+                                K::Role(r) => ir::Predicate::Role { role: name(r) },
+                                K::Owner => ir::Predicate::Owner,
+                                K::Approval(t) => ir::Predicate::Approval {
+                                    before_tag: t.as_ref().map(name),
+                                },
+                                K::Sla(t) => ir::Predicate::Sla {
+                                    until_tag: t.as_ref().map(name),
+                                },
+                                K::Escalation(r) => ir::Predicate::Escalation {
+                                    to: r.as_ref().map(name),
+                                },
+                                K::Notification(r) => ir::Predicate::Notification {
+                                    to: r.as_ref().map(name),
+                                },
+                                K::Schedule => ir::Predicate::Schedule,
+                                K::Document => ir::Predicate::Document,
+                                K::Link(c) => ir::Predicate::Link { clause: name(c) },
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }

@@ -9,6 +9,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("priority", include_str!("../stdlib/priority.pdca")),
     ("calendars", include_str!("../stdlib/calendars.pdca")),
     ("templates", include_str!("../stdlib/templates.pdca")),
+    ("iso20000", include_str!("../stdlib/iso20000.pdca")),
 ];
 
 /// The name a stdlib module has in diagnostics.

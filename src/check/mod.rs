@@ -2,6 +2,7 @@
 //! parsed files. Each family lives in its own module with its own codes.
 
 pub mod approvals;
+pub mod claims;
 pub mod graph;
 pub mod guards;
 pub mod records;
@@ -123,6 +124,7 @@ impl<'a> ProcessCtx<'a> {
 /// Runs every check over a compilation unit.
 pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
     let env = Env::build(unit, diags);
+    let catalogs = claims::Catalogs::new(unit.files);
     let mut compiled = templates::Compiled::default();
     for (fi, file) in unit.files.iter().enumerate() {
         templates::compile_all(fi, &file.templates, &mut compiled, diags);
@@ -139,9 +141,16 @@ pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
         }
         for process in &file.processes {
             check_process(&env, &compiled, fi, process, diags);
+            for claim in &process.implements {
+                catalogs.check_claim(claim, diags);
+            }
         }
         for document in &file.documents {
             check_document(&env, fi, document, diags);
+            for claim in &document.satisfies {
+                catalogs.check_claim(claim, diags);
+            }
+            catalogs.check_attests(document, diags);
         }
     }
     env

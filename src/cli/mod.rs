@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand.
 
 mod check;
+mod coverage;
 mod explain;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Check process definitions and report diagnostics
     Check(check::Args),
+    /// Report which ISO/IEC 20000-1 clauses the definitions cover
+    Coverage(coverage::Args),
     /// Explain a diagnostic code, e.g. `pdca explain E0304`
     Explain(explain::Args),
 }
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Coverage(args) => coverage::run(args),
         Command::Explain(args) => explain::run(args),
     }
 }

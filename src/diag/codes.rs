@@ -71,6 +71,11 @@ codes! {
     "E0602" => "approval has no rejected path",
     "E0603" => "approval is incomplete",
     "W0601" => "requester may approve their own request",
+    // coverage claims
+    "E0701" => "unknown clause",
+    "E0702" => "unknown standard",
+    "E0703" => "unknown obligation",
+    "W0701" => "claimed clause has unmet obligations",
 }
 
 pub fn lookup(code: &str) -> Option<&'static CodeInfo> {

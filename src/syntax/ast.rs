@@ -14,6 +14,7 @@ pub struct File {
     pub records: Vec<Record>,
     pub processes: Vec<Process>,
     pub documents: Vec<Document>,
+    pub standards: Vec<Standard>,
 }
 
 impl File {
@@ -27,6 +28,7 @@ impl File {
             && self.records.is_empty()
             && self.processes.is_empty()
             && self.documents.is_empty()
+            && self.standards.is_empty()
     }
 }
 
@@ -400,5 +402,56 @@ pub struct Document {
     pub owner: Option<Ident>,
     pub approved_by: Vec<Ident>,
     pub review: Option<Duration>,
+    pub span: Span,
+}
+
+/// A standard's clause catalog (the stdlib's `iso20000.pdca`).
+#[derive(Debug, Clone)]
+pub struct Standard {
+    pub id: Ident,
+    pub title: Option<String>,
+    pub clauses: Vec<ClauseDecl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClauseDecl {
+    pub id: Ident,
+    pub title: String,
+    pub obligations: Vec<Obligation>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Obligation {
+    pub id: Ident,
+    pub text: String,
+    /// Met only by a document that `attests` it.
+    pub attested: bool,
+    pub predicates: Vec<Predicate>,
+    pub span: Span,
+}
+
+/// What a claiming definition must contain for an obligation to be met.
+#[derive(Debug, Clone)]
+pub enum PredicateKind {
+    State(Ident),
+    Transition(Ident, Ident),
+    Field { names: Vec<Ident>, derived: bool },
+    FieldOfType(Ident),
+    Role(Ident),
+    Owner,
+    Approval(Option<Ident>),
+    Sla(Option<Ident>),
+    Escalation(Option<Ident>),
+    Notification(Option<Ident>),
+    Schedule,
+    Document,
+    Link(Ident),
+}
+
+#[derive(Debug, Clone)]
+pub struct Predicate {
+    pub kind: PredicateKind,
     pub span: Span,
 }

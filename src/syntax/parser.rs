@@ -91,6 +91,7 @@ impl Ctx {
                 Rule::record_decl => file.records.push(self.parse_record(item)),
                 Rule::process_decl => file.processes.push(self.parse_process(item)),
                 Rule::document_decl => file.documents.push(self.parse_document(item)),
+                Rule::standard_decl => file.standards.push(self.parse_standard(item)),
                 _ => {}
             }
         }
@@ -1082,6 +1083,108 @@ impl Ctx {
             }
         }
         doc
+    }
+}
+
+impl Ctx {
+    fn parse_standard(&mut self, pair: Pair<Rule>) -> Standard {
+        let span = self.span(&pair);
+        let mut standard = Standard {
+            id: self.missing(),
+            title: None,
+            clauses: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::standard_id => standard.id = self.ident(p),
+                Rule::string => standard.title = Some(self.string(p).0),
+                Rule::clause_decl => {
+                    let cspan = self.span(&p);
+                    let mut clause = ClauseDecl {
+                        id: self.missing(),
+                        title: String::new(),
+                        obligations: Vec::new(),
+                        span: cspan,
+                    };
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::clause_id => clause.id = self.ident(q),
+                            Rule::string => clause.title = self.string(q).0,
+                            Rule::obligation_decl => {
+                                clause.obligations.push(self.parse_obligation(q))
+                            }
+                            _ => {}
+                        }
+                    }
+                    standard.clauses.push(clause);
+                }
+                _ => {}
+            }
+        }
+        standard
+    }
+
+    fn parse_obligation(&mut self, pair: Pair<Rule>) -> Obligation {
+        let span = self.span(&pair);
+        let mut ob = Obligation {
+            id: self.missing(),
+            text: String::new(),
+            attested: false,
+            predicates: Vec::new(),
+            span,
+        };
+        for p in pair.into_inner() {
+            let pspan = self.span(&p);
+            let idents: Vec<Ident> = p
+                .clone()
+                .into_inner()
+                .filter(|q| matches!(q.as_rule(), Rule::ident | Rule::clause_id))
+                .map(|q| self.ident(q))
+                .collect();
+            let has = |rule: Rule| p.clone().into_inner().any(|q| q.as_rule() == rule);
+            let first = idents.first().cloned();
+            let kind = match p.as_rule() {
+                Rule::obligation_id => {
+                    ob.id = self.ident(p);
+                    continue;
+                }
+                Rule::string => {
+                    ob.text = self.string(p).0;
+                    continue;
+                }
+                Rule::kw_attested => {
+                    ob.attested = true;
+                    continue;
+                }
+                Rule::pred_state => PredicateKind::State(first.unwrap_or_else(|| self.missing())),
+                Rule::pred_transition => {
+                    let mut it = idents.into_iter();
+                    let from = it.next().unwrap_or_else(|| self.missing());
+                    let to = it.next().unwrap_or_else(|| self.missing());
+                    PredicateKind::Transition(from, to)
+                }
+                Rule::pred_field if has(Rule::kw_type) => {
+                    PredicateKind::FieldOfType(first.unwrap_or_else(|| self.missing()))
+                }
+                Rule::pred_field => PredicateKind::Field {
+                    derived: has(Rule::kw_derived),
+                    names: idents,
+                },
+                Rule::pred_role => PredicateKind::Role(first.unwrap_or_else(|| self.missing())),
+                Rule::pred_owner => PredicateKind::Owner,
+                Rule::pred_approval => PredicateKind::Approval(first),
+                Rule::pred_sla => PredicateKind::Sla(first),
+                Rule::pred_escalation => PredicateKind::Escalation(first),
+                Rule::pred_notification => PredicateKind::Notification(first),
+                Rule::pred_schedule => PredicateKind::Schedule,
+                Rule::pred_document => PredicateKind::Document,
+                Rule::pred_link => PredicateKind::Link(first.unwrap_or_else(|| self.missing())),
+                _ => continue,
+            };
+            ob.predicates.push(Predicate { kind, span: pspan });
+        }
+        ob
     }
 }
 

@@ -1,0 +1,326 @@
+//! Coverage: which clauses of a standard the compiled definitions meet.
+//!
+//! A clause is `covered` when every obligation is met, `partial` when some
+//! are, `missing` when none are (in particular when nothing claims it). An
+//! obligation is met when each of its predicates is met by some definition
+//! that claims the clause (`implements` on processes, `satisfies` on
+//! documents); an `attested` one only by a document that `attests` it.
+
+pub mod predicates;
+pub mod report;
+
+use serde::Serialize;
+
+use crate::ir::{Origin, Program, Standard};
+use predicates::Claimants;
+
+pub const DEFAULT_STANDARD: &str = "iso20000-1:2018";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClauseStatus {
+    Covered,
+    Partial,
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObligationStatus {
+    Met,
+    Unmet,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Evidence {
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObligationResult {
+    pub id: String,
+    pub text: String,
+    pub status: ObligationStatus,
+    pub evidence: Vec<Evidence>,
+    /// Why it is unmet (None when met).
+    pub reason: Option<String>,
+    /// The construct that would meet it (None when met).
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClauseResult {
+    pub id: String,
+    pub title: String,
+    pub status: ClauseStatus,
+    /// Where the clause is claimed; empty when nothing claims it.
+    pub claimed_at: Vec<Evidence>,
+    pub obligations: Vec<ObligationResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Clauses that have obligations (the denominator of `percent`).
+    pub clauses: usize,
+    pub covered: usize,
+    pub partial: usize,
+    pub missing: usize,
+    pub obligations: usize,
+    pub met: usize,
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub standard: String,
+    pub title: Option<String>,
+    pub summary: Summary,
+    pub clauses: Vec<ClauseResult>,
+}
+
+/// Whether a claim of clause `claimed` counts for clause `clause`: the same
+/// clause, a parent (a change process implementing 8.5.1 implements 8.5.1.2)
+/// or a sub-clause (processes implementing 8.3.4.1 and 8.3.4.2 do 8.3.4).
+pub fn clause_matches(claimed: &str, clause: &str) -> bool {
+    claimed == clause
+        || clause
+            .strip_prefix(claimed)
+            .is_some_and(|rest| rest.starts_with('.'))
+        || claimed
+            .strip_prefix(clause)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+fn evidence(o: &Origin) -> Evidence {
+    Evidence {
+        file: o.file.clone(),
+        line: o.line,
+    }
+}
+
+/// Finds a standard by id (`iso20000-1:2018`).
+pub fn find_standard<'a>(program: &'a Program, id: &str) -> Option<&'a Standard> {
+    program.standards.iter().find(|s| s.id == id)
+}
+
+/// Evaluates every obligation of `standard` over `program`.
+pub fn evaluate(program: &Program, standard: &Standard) -> Report {
+    let mut clauses = Vec::new();
+    for clause in standard
+        .clauses
+        .iter()
+        .filter(|c| !c.obligations.is_empty())
+    {
+        let claims = |list: &[crate::ir::Claim]| {
+            list.iter()
+                .filter(|c| {
+                    c.standard == standard.id
+                        && c.clauses.iter().any(|x| clause_matches(x, &clause.id))
+                })
+                .map(|c| evidence(&c.origin))
+                .collect::<Vec<_>>()
+        };
+        let mut claimed_at = Vec::new();
+        let claimants = Claimants {
+            program,
+            standard: &standard.id,
+            processes: program
+                .processes
+                .iter()
+                .filter(|p| {
+                    let at = claims(&p.implements);
+                    let claimed = !at.is_empty();
+                    claimed_at.extend(at);
+                    claimed
+                })
+                .collect(),
+            documents: program
+                .documents
+                .iter()
+                .filter(|d| {
+                    let at = claims(&d.satisfies);
+                    let claimed = !at.is_empty();
+                    claimed_at.extend(at);
+                    claimed
+                })
+                .collect(),
+        };
+        let obligations: Vec<ObligationResult> = clause
+            .obligations
+            .iter()
+            .map(|ob| evaluate_obligation(program, &claimants, ob))
+            .collect();
+        let met = obligations
+            .iter()
+            .filter(|o| o.status == ObligationStatus::Met)
+            .count();
+        let status = if met == obligations.len() {
+            ClauseStatus::Covered
+        } else if met > 0 {
+            ClauseStatus::Partial
+        } else {
+            ClauseStatus::Missing
+        };
+        clauses.push(ClauseResult {
+            id: clause.id.clone(),
+            title: clause.title.clone(),
+            status,
+            claimed_at,
+            obligations,
+        });
+    }
+    let count = |s: ClauseStatus| clauses.iter().filter(|c| c.status == s).count();
+    let obligations: usize = clauses.iter().map(|c| c.obligations.len()).sum();
+    let met: usize = clauses
+        .iter()
+        .flat_map(|c| &c.obligations)
+        .filter(|o| o.status == ObligationStatus::Met)
+        .count();
+    let covered = count(ClauseStatus::Covered);
+    let summary = Summary {
+        clauses: clauses.len(),
+        covered,
+        partial: count(ClauseStatus::Partial),
+        missing: count(ClauseStatus::Missing),
+        obligations,
+        met,
+        percent: if clauses.is_empty() {
+            0.0
+        } else {
+            // Rounded to one decimal so reports and thresholds agree.
+            (covered as f64 * 1000.0 / clauses.len() as f64).round() / 10.0
+        },
+    };
+    Report {
+        standard: standard.id.clone(),
+        title: standard.title.clone(),
+        summary,
+        clauses,
+    }
+}
+
+fn evaluate_obligation(
+    program: &Program,
+    claimants: &Claimants,
+    ob: &crate::ir::Obligation,
+) -> ObligationResult {
+    let unmet = |reason: String, hint: String| ObligationResult {
+        id: ob.id.clone(),
+        text: ob.text.clone(),
+        status: ObligationStatus::Unmet,
+        evidence: Vec::new(),
+        reason: Some(reason),
+        hint: Some(hint),
+    };
+    if ob.attested {
+        let attesting: Vec<Evidence> = program
+            .documents
+            .iter()
+            .filter(|d| d.attests.iter().any(|a| *a == ob.id))
+            .map(|d| evidence(&d.origin))
+            .collect();
+        if attesting.is_empty() {
+            return unmet(
+                "an organizational fact that only a document can attest; no document attests it".into(),
+                format!("document NAME \"Title\" {{ attests {}  owner ROLE  approved by ROLE  review every 12 months }}", ob.id),
+            );
+        }
+        return ObligationResult {
+            id: ob.id.clone(),
+            text: ob.text.clone(),
+            status: ObligationStatus::Met,
+            evidence: attesting,
+            reason: None,
+            hint: None,
+        };
+    }
+    if claimants.processes.is_empty() && claimants.documents.is_empty() {
+        return unmet(
+            "nothing claims this clause".into(),
+            "implements iso20000-1:2018 { CLAUSE }   (in a process) or satisfies … (in a document)"
+                .into(),
+        );
+    }
+    let mut found = Vec::new();
+    for p in &ob.predicates {
+        match predicates::evaluate(p, claimants) {
+            Some(origins) => found.extend(origins.iter().map(evidence)),
+            None => {
+                let (reason, hint) = predicates::explain(p);
+                return unmet(reason, hint);
+            }
+        }
+    }
+    if ob.predicates.is_empty() {
+        return unmet(
+            "the catalog gives this obligation no predicate".into(),
+            "report this catalog entry".into(),
+        );
+    }
+    found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    found.dedup();
+    ObligationResult {
+        id: ob.id.clone(),
+        text: ob.text.clone(),
+        status: ObligationStatus::Met,
+        evidence: found,
+        reason: None,
+        hint: None,
+    }
+}
+
+/// Where a clause is claimed in the source, for diagnostics on the claim.
+pub struct ClaimSite {
+    pub standard: String,
+    pub clause: String,
+    pub span: crate::syntax::span::Span,
+}
+
+/// W0701: for each claimed clause, one warning per unmet obligation at the
+/// first place that claims it.
+pub fn claim_warnings(program: &Program, sites: &[ClaimSite]) -> Vec<crate::diag::Diagnostic> {
+    use std::collections::HashMap;
+    let mut reports: HashMap<&str, Report> = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for site in sites {
+        if !seen.insert((site.standard.as_str(), site.clause.as_str())) {
+            continue;
+        }
+        if !reports.contains_key(site.standard.as_str()) {
+            let Some(standard) = find_standard(program, &site.standard) else {
+                continue;
+            };
+            reports.insert(site.standard.as_str(), evaluate(program, standard));
+        }
+        let Some(clause) = reports
+            .get(site.standard.as_str())
+            .and_then(|r| r.clauses.iter().find(|c| c.id == site.clause))
+        else {
+            continue;
+        };
+        for o in clause
+            .obligations
+            .iter()
+            .filter(|o| o.status == ObligationStatus::Unmet)
+        {
+            let mut d = crate::diag::Diagnostic::new(
+                "W0701",
+                site.span,
+                format!(
+                    "clause {} is claimed but obligation {} is not met: {}",
+                    clause.id,
+                    o.id,
+                    o.reason.as_deref().unwrap_or("unmet")
+                ),
+            )
+            .label(format!("{}: {}", o.id, o.text));
+            if let Some(h) = &o.hint {
+                d = d.help(format!("add: {h}"));
+            }
+            out.push(d);
+        }
+    }
+    out
+}
