@@ -1,7 +1,7 @@
 //! `cargo bench --bench check`: throughput of `pdca check` end to end.
 //!
 //! For corpora of 100, 1,000 and 10,000 generated process files (a few
-//! hundred lines each, all clean) it measures, in the same run and on one
+//! hundred lines each, no errors) it measures, in the same run and on one
 //! thread:
 //! - the baseline: reading the files and parsing them (no checking);
 //! - `check` end to end: reading, parsing, resolving, every check family,
@@ -54,7 +54,12 @@ fn check_end_to_end(dir: &Path) -> usize {
     let inputs = load::collect(&[dir.to_path_buf()]).expect("corpus readable");
     let compilation = pdca::compile(inputs);
     let rendered = pdca::diag::render::human(&compilation.sources, &compilation.diagnostics, false);
-    assert!(compilation.diagnostics.is_empty(), "{rendered}");
+    // The generated queues claim 8.6.1 without a major-incident document or
+    // links to problem and improvement processes: W0701 on the first claim.
+    assert!(
+        compilation.diagnostics.iter().all(|d| d.code == "W0701"),
+        "{rendered}"
+    );
     compilation.program.map(|p| p.processes.len()).unwrap_or(0)
 }
 

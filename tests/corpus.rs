@@ -14,6 +14,12 @@ fn generated_files_check_clean() {
     assert!(lines >= 100, "a generated file has {lines} lines");
     let c = pdca::compile(inputs);
     let rendered = pdca::diag::render::human(&c.sources, &c.diagnostics, false);
-    assert!(c.diagnostics.is_empty(), "{rendered}");
+    // Only the coverage warnings of the claim (no major-incident document,
+    // no problem or improvement process in the corpus).
+    assert!(
+        c.diagnostics.iter().all(|d| d.code == "W0701"),
+        "{rendered}"
+    );
+    assert!(c.diagnostics.len() <= 12, "{rendered}");
     assert_eq!(c.program.expect("compiles").processes.len(), 3);
 }

@@ -149,7 +149,7 @@ pub fn evaluate(program: &Program, standard: &Standard) -> Report {
         let obligations: Vec<ObligationResult> = clause
             .obligations
             .iter()
-            .map(|ob| evaluate_obligation(program, &claimants, ob))
+            .map(|ob| evaluate_obligation(program, &claimants, &clause.id, ob))
             .collect();
         let met = obligations
             .iter()
@@ -203,6 +203,7 @@ pub fn evaluate(program: &Program, standard: &Standard) -> Report {
 fn evaluate_obligation(
     program: &Program,
     claimants: &Claimants,
+    clause: &str,
     ob: &crate::ir::Obligation,
 ) -> ObligationResult {
     let unmet = |reason: String, hint: String| ObligationResult {
@@ -238,8 +239,10 @@ fn evaluate_obligation(
     if claimants.processes.is_empty() && claimants.documents.is_empty() {
         return unmet(
             "nothing claims this clause".into(),
-            "implements iso20000-1:2018 { CLAUSE }   (in a process) or satisfies … (in a document)"
-                .into(),
+            format!(
+                "implements {0} {{ {clause} }} in a process, or satisfies {0} {{ {clause} }} in a document",
+                claimants.standard
+            ),
         );
     }
     let mut found = Vec::new();
@@ -247,7 +250,7 @@ fn evaluate_obligation(
         match predicates::evaluate(p, claimants) {
             Some(origins) => found.extend(origins.iter().map(evidence)),
             None => {
-                let (reason, hint) = predicates::explain(p);
+                let (reason, hint) = predicates::explain(p, claimants.standard, clause);
                 return unmet(reason, hint);
             }
         }

@@ -291,7 +291,7 @@ fn link(c: &Claimants, clause: &str) -> Vec<Origin> {
 }
 
 /// Why a predicate is unmet and the construct that would meet it.
-pub fn explain(p: &Predicate) -> (String, String) {
+pub fn explain(p: &Predicate, standard: &str, clause: &str) -> (String, String) {
     match p {
         Predicate::State { tag } => (
             format!("no claiming process has a state tagged `{tag}`"),
@@ -338,7 +338,7 @@ pub fn explain(p: &Predicate) -> (String, String) {
             "sla NAME { from S until S  target 8h }".into(),
         ),
         Predicate::Sla { until_tag: Some(tag) } => (
-            format!("no claiming process has an SLA that stops at a `{tag}` state"),
+            format!("no claiming process has an SLA clock that stops in a state tagged `{tag}`"),
             format!("sla NAME {{ from START until STOP  target … }}   (STOP is {tag})"),
         ),
         Predicate::Escalation { to: None } => (
@@ -363,7 +363,7 @@ pub fn explain(p: &Predicate) -> (String, String) {
         ),
         Predicate::Document => (
             "no claiming document with an owner, an approver and a review interval".into(),
-            "document NAME \"Title\" { satisfies STANDARD { CLAUSE }  owner ROLE  approved by ROLE  review every 12 months }".into(),
+            format!("document NAME \"Title\" {{ satisfies {standard} {{ {clause} }}  owner ROLE  approved by ROLE  review every 12 months }}"),
         ),
         Predicate::Link { clause } => (
             format!("no claiming process links to a process implementing {clause}"),
