@@ -314,6 +314,7 @@ fn check_process(
     if let Some(set) = &set {
         records::check_required_at(&ctx, set, diags);
     }
+    records::check_scheduled_start(&ctx, diags);
     approvals::check(&ctx, diags);
     for s in &proc.slas {
         sla::check(&ctx, s, set.as_ref(), diags);

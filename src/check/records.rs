@@ -634,6 +634,48 @@ pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diag
     }
 }
 
+/// E0402 for scheduled processes: a schedule starts instances without an
+/// actor, so no field can be needed from the start unless it has a default
+/// or is derived.
+pub fn check_scheduled_start(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
+    let (Some(every), Some(record)) = (&ctx.proc.schedule, ctx.record) else {
+        return;
+    };
+    let initial: Vec<&str> = ctx
+        .proc
+        .states
+        .iter()
+        .filter(|s| s.initial.is_some())
+        .map(|s| s.name.name.as_str())
+        .collect();
+    for f in &record.fields {
+        let needed = f.default.is_none()
+            && f.derived.is_none()
+            && (f.required.is_some()
+                || f.required_at
+                    .iter()
+                    .any(|s| initial.contains(&s.name.as_str())));
+        if needed {
+            diags.push(
+                Diagnostic::new(
+                    "E0402",
+                    every.span,
+                    format!(
+                        "`{}` is required from the start, but the schedule starts instances without anyone supplying it",
+                        f.name.name
+                    ),
+                )
+                .label("instances started by the schedule have no actor")
+                .with_secondary(f.name.span, "required here")
+                .help(format!(
+                    "give `{}` a default, or make it `required at` a later state that a person's transition reaches",
+                    f.name.name
+                )),
+            );
+        }
+    }
+}
+
 /// `spawn PROCESS on enter S [link FIELD] [when GUARD]`. The spawned
 /// instance starts with the fields of the same name copied from this
 /// record, so every field it needs from the start must exist here with the

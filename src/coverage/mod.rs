@@ -2,9 +2,9 @@
 //!
 //! A clause is `covered` when every obligation is met, `partial` when some
 //! are, `missing` when none are (in particular when nothing claims it). An
-//! obligation is met when each of its predicates is met by some definition
-//! that claims the clause (`implements` on processes, `satisfies` on
-//! documents); an `attested` one only by a document that `attests` it.
+//! obligation is met when all its predicates hold in one process that claims
+//! the clause (`implements`), together with the documents that claim it
+//! (`satisfies`); an `attested` one only by a document that `attests` it.
 
 pub mod predicates;
 pub mod report;
@@ -218,7 +218,7 @@ fn evaluate_obligation(
         let attesting: Vec<Evidence> = program
             .documents
             .iter()
-            .filter(|d| d.attests.iter().any(|a| *a == ob.id))
+            .filter(|d| d.attests.contains(&ob.id))
             .map(|d| evidence(&d.origin))
             .collect();
         if attesting.is_empty() {
@@ -245,32 +245,76 @@ fn evaluate_obligation(
             ),
         );
     }
-    let mut found = Vec::new();
-    for p in &ob.predicates {
-        match predicates::evaluate(p, claimants) {
-            Some(origins) => found.extend(origins.iter().map(evidence)),
-            None => {
-                let (reason, hint) = predicates::explain(p, claimants.standard, clause);
-                return unmet(reason, hint);
-            }
-        }
-    }
     if ob.predicates.is_empty() {
         return unmet(
             "the catalog gives this obligation no predicate".into(),
             "report this catalog entry".into(),
         );
     }
-    found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    found.dedup();
-    ObligationResult {
-        id: ob.id.clone(),
-        text: ob.text.clone(),
-        status: ObligationStatus::Met,
-        evidence: found,
-        reason: None,
-        hint: None,
+    // All predicates must hold on one claiming process (together with the
+    // claiming documents): an obligation is met by one coherent definition,
+    // not by pieces scattered over unrelated ones. Obligations that only
+    // documents can meet are tried on the documents alone.
+    let candidates = claimants
+        .processes
+        .iter()
+        .map(|p| vec![*p])
+        .chain(std::iter::once(Vec::new()));
+    let mut closest: Option<(usize, &crate::ir::Predicate)> = None;
+    for processes in candidates {
+        let single = Claimants {
+            program: claimants.program,
+            standard: claimants.standard,
+            processes,
+            documents: claimants.documents.clone(),
+        };
+        let mut found = Vec::new();
+        let mut failed = None;
+        for (i, p) in ob.predicates.iter().enumerate() {
+            match predicates::evaluate(p, &single) {
+                Some(origins) => found.extend(origins.iter().map(evidence)),
+                None => {
+                    failed = Some((i, p));
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => {
+                found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+                found.dedup();
+                return ObligationResult {
+                    id: ob.id.clone(),
+                    text: ob.text.clone(),
+                    status: ObligationStatus::Met,
+                    evidence: found,
+                    reason: None,
+                    hint: None,
+                };
+            }
+            Some((i, p)) => {
+                if closest.is_none_or(|(best, _)| i > best) {
+                    closest = Some((i, p));
+                }
+            }
+        }
     }
+    let (reason, hint) = match closest {
+        Some((_, p)) => {
+            let (reason, hint) = predicates::explain(p, claimants.standard, clause);
+            // Met elsewhere, but not in the definition that meets the rest.
+            if predicates::evaluate(p, claimants).is_some() && ob.predicates.len() > 1 {
+                (
+                    format!("no single claiming process meets every part ({reason} among the processes that meet the rest)"),
+                    hint,
+                )
+            } else {
+                (reason, hint)
+            }
+        }
+        None => ("no claiming definition".into(), String::new()),
+    };
+    unmet(reason, hint)
 }
 
 /// Where a clause is claimed in the source, for diagnostics on the claim.
@@ -283,46 +327,49 @@ pub struct ClaimSite {
 /// W0701: for each claimed clause, one warning per unmet obligation at the
 /// first place that claims it.
 pub fn claim_warnings(program: &Program, sites: &[ClaimSite]) -> Vec<crate::diag::Diagnostic> {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
     let mut reports: HashMap<&str, Report> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
+    // (standard, clause) pairs already warned about, so each unmet
+    // obligation is reported once, at the first claim that reaches it.
+    let mut warned: HashSet<(String, String)> = HashSet::new();
     let mut out = Vec::new();
     for site in sites {
-        if !seen.insert((site.standard.as_str(), site.clause.as_str())) {
-            continue;
-        }
         if !reports.contains_key(site.standard.as_str()) {
             let Some(standard) = find_standard(program, &site.standard) else {
                 continue;
             };
             reports.insert(site.standard.as_str(), evaluate(program, standard));
         }
-        let Some(clause) = reports
-            .get(site.standard.as_str())
-            .and_then(|r| r.clauses.iter().find(|c| c.id == site.clause))
-        else {
+        let Some(report) = reports.get(site.standard.as_str()) else {
             continue;
         };
-        for o in clause
-            .obligations
-            .iter()
-            .filter(|o| o.status == ObligationStatus::Unmet)
-        {
-            let mut d = crate::diag::Diagnostic::new(
-                "W0701",
-                site.span,
-                format!(
-                    "clause {} is claimed but obligation {} is not met: {}",
-                    clause.id,
-                    o.id,
-                    o.reason.as_deref().unwrap_or("unmet")
-                ),
-            )
-            .label(format!("{}: {}", o.id, o.text));
-            if let Some(h) = &o.hint {
-                d = d.help(format!("add: {h}"));
+        // A claim reaches sub-clauses (7.5 claims 7.5.1-7.5.4) and parents.
+        let reached = report.clauses.iter().filter(|c| {
+            clause_matches(&site.clause, &c.id)
+                && warned.insert((site.standard.clone(), c.id.clone()))
+        });
+        for clause in reached {
+            for o in clause
+                .obligations
+                .iter()
+                .filter(|o| o.status == ObligationStatus::Unmet)
+            {
+                let mut d = crate::diag::Diagnostic::new(
+                    "W0701",
+                    site.span,
+                    format!(
+                        "clause {} is claimed but obligation {} is not met: {}",
+                        clause.id,
+                        o.id,
+                        o.reason.as_deref().unwrap_or("unmet")
+                    ),
+                )
+                .label(format!("{}: {}", o.id, o.text));
+                if let Some(h) = &o.hint {
+                    d = d.help(format!("add: {h}"));
+                }
+                out.push(d);
             }
-            out.push(d);
         }
     }
     out

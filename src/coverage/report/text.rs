@@ -23,8 +23,8 @@ pub fn render(report: &Report) -> String {
         .min(60);
     let _ = writeln!(
         out,
-        "{:<9} {:<width$}  {:<8} {}",
-        "clause", "title", "status", "met"
+        "{:<9} {:<width$}  {:<8} met",
+        "clause", "title", "status"
     );
     for c in &report.clauses {
         let met = c
