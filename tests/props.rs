@@ -17,7 +17,6 @@ record Incident {
   resolution text required at resolved
 }
 process incident "Incident" for Incident {
-  implements iso20000-1:2018 { 8.6.1 }
   owner resolver
   started by service_desk
   calendar business_hours
