@@ -81,6 +81,20 @@ fn add_input(
     }
 }
 
+/// The stdlib parsed once per process: its files always take the first file
+/// ids, so the same syntax trees serve every compilation.
+fn parsed_stdlib() -> &'static [(ast::File, Vec<Diagnostic>)] {
+    static PARSED: std::sync::OnceLock<Vec<(ast::File, Vec<Diagnostic>)>> =
+        std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        stdlib::MODULES
+            .iter()
+            .enumerate()
+            .map(|(i, (_, text))| syntax::parse(crate::syntax::span::FileId(i as u32), text))
+            .collect()
+    })
+}
+
 /// Compiles project files together with the stdlib.
 pub fn compile(inputs: Vec<Input>) -> Compilation {
     let mut sources = SourceMap::new();
@@ -88,12 +102,13 @@ pub fn compile(inputs: Vec<Input>) -> Compilation {
     let mut files: Vec<ast::File> = Vec::new();
     let mut modules: Vec<Option<&'static str>> = Vec::new();
 
-    for (module, text) in stdlib::MODULES {
+    for (i, (module, text)) in stdlib::MODULES.iter().enumerate() {
         let id = sources.add(stdlib::virtual_path(module), text.to_string(), true);
-        let (file, d) = syntax::parse(id, text);
-        diags.extend(d);
-        files.push(file);
-        modules.push(Some(module));
+        debug_assert_eq!(id.0 as usize, i, "stdlib files come first");
+        let (file, d) = &parsed_stdlib()[i];
+        diags.extend(d.iter().cloned());
+        files.push(file.clone());
+        modules.push(Some(*module));
     }
 
     let mut seen_paths: HashSet<PathBuf> = HashSet::new();
