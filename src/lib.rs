@@ -14,6 +14,7 @@ pub mod diag;
 pub mod ir;
 pub mod load;
 pub mod lower;
+pub mod runtime;
 pub mod script;
 pub mod source;
 pub mod stdlib;

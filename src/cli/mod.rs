@@ -1,8 +1,13 @@
 //! The command line: one module per subcommand.
 
+mod audit;
+mod calendar;
 mod check;
 mod coverage;
+mod deploy;
 mod explain;
+mod instance;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -31,8 +36,19 @@ enum Command {
     Check(check::Args),
     /// Report which ISO/IEC 20000-1 clauses the definitions cover
     Coverage(coverage::Args),
+    /// Business time on a calendar: `add` a duration, time `between` two instants
+    #[command(subcommand)]
+    Calendar(calendar::Command),
     /// Explain a diagnostic code, e.g. `pdca explain E0304`
     Explain(explain::Args),
+    /// Store the process definitions in the database (new versions for changed ones)
+    Deploy(deploy::Args),
+    /// Start instances, fire transitions, show instances and their history
+    #[command(subcommand)]
+    Instance(instance::Command),
+    /// Check the audit trail: `pdca audit verify`
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 pub fn main() -> ExitCode {
@@ -48,5 +64,9 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Coverage(args) => coverage::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Calendar(command) => calendar::run(command),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Instance(command) => instance::run(command),
+        Command::Audit(command) => audit::run(command),
     }
 }

@@ -1,6 +1,7 @@
 //! The syntax stage: text to AST.
 
 pub mod ast;
+pub mod duration_text;
 pub mod errors;
 pub mod parser;
 pub mod span;

@@ -1,0 +1,933 @@
+//! The engine: deploy definitions, start instances, fire transitions.
+//!
+//! Every operation is one database transaction: read the instance (with
+//! its revision), check the actor's roles, the patch, the guard and the
+//! required fields, then update the instance *only if its revision is
+//! still the one read* and append the event. A refused operation returns a
+//! specific [`RuntimeError`] and changes nothing; a concurrent writer loses
+//! with [`RuntimeError::Conflict`].
+//!
+//! An instance's revision is the seq of its latest event: 1 after `start`,
+//! one more per transition.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::audit::{canonical_json, EventContent, GENESIS};
+use super::error::{FieldProblem, ProblemKind, RuntimeError};
+use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, Tx};
+use super::values::{self, EntryContext, Record};
+use crate::ir::{Process, Program, Transition};
+use crate::script;
+
+/// Runs `$body` in a transaction on whichever backend `$store` is, with
+/// `$tx` bound to it; commits when `$body` succeeds (an early `?` return
+/// drops the transaction, which rolls it back).
+macro_rules! in_tx {
+    ($store:expr, $mode:expr, |$tx:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite(pool) => {
+                let mut $tx = Store::begin_sqlite(pool, $mode).await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            Store::Postgres(pool) => {
+                let mut $tx = Store::begin_pg(pool, $mode).await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// Who performs an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    pub fn new(id: impl Into<String>, roles: &[&str]) -> Actor {
+        Actor {
+            id: id.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    /// Reads `ID:ROLE[,ROLE…]` (roles may be omitted: `ID`).
+    pub fn parse(text: &str) -> Result<Actor, String> {
+        let (id, roles) = text.split_once(':').unwrap_or((text, ""));
+        let actor = Actor {
+            id: id.trim().to_string(),
+            roles: roles
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(String::from)
+                .collect(),
+        };
+        actor.check().map_err(|e| format!("`{text}`: {e}"))?;
+        Ok(actor)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("the actor needs an id, as in `alice:service_desk`".into());
+        }
+        if self.id.len() > 256 || self.roles.iter().any(|r| r.len() > 256) {
+            return Err("actor ids and role names are limited to 256 bytes".into());
+        }
+        if self.roles.iter().any(|r| r.trim().is_empty()) {
+            return Err("a role name cannot be empty".into());
+        }
+        Ok(())
+    }
+
+    fn holds_any(&self, roles: &[String]) -> bool {
+        self.roles.iter().any(|r| roles.contains(r))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployStatus {
+    /// First deployment of the process.
+    Created,
+    /// A changed definition: stored as a new version.
+    Updated,
+    /// The active version already has this content.
+    Unchanged,
+    /// The content of an earlier version: that version is active again.
+    Reactivated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployed {
+    pub process: String,
+    pub version: i64,
+    pub definition_id: i64,
+    pub hash: String,
+    pub status: DeployStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployReport {
+    pub processes: Vec<Deployed>,
+}
+
+/// An instance as shown to users.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceView {
+    pub id: i64,
+    pub process: String,
+    /// The definition version the instance is pinned to.
+    pub version: i64,
+    pub definition_id: i64,
+    pub state: String,
+    pub revision: i64,
+    pub record: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Transitions a person can fire from the current state.
+    pub next: Vec<String>,
+}
+
+/// An instance in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceSummary {
+    pub id: i64,
+    pub process: String,
+    pub version: i64,
+    pub state: String,
+    pub revision: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One event of an instance's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub roles: Value,
+    pub kind: String,
+    pub transition: Option<String>,
+    pub from: Option<String>,
+    pub to: String,
+    pub patch: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub struct Engine {
+    store: Store,
+    scripts: rhai::Engine,
+    /// Definitions are immutable once stored: parsed once per id.
+    definitions: Mutex<HashMap<i64, Arc<Process>>>,
+}
+
+/// Now, in UTC with microseconds (sorts as text).
+pub fn now() -> String {
+    format!("{:.6}", jiff::Timestamp::now())
+}
+
+impl Engine {
+    pub fn new(store: Store) -> Engine {
+        Engine {
+            store,
+            scripts: script::sandboxed_engine(),
+            definitions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Connects (and migrates) the database at `url`.
+    pub async fn connect(url: &str) -> Result<Engine, RuntimeError> {
+        Ok(Engine::new(Store::connect(url).await?))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The parsed IR of a stored definition.
+    pub(crate) fn process_of(&self, def: &DefinitionRow) -> Result<Arc<Process>, RuntimeError> {
+        if let Ok(cache) = self.definitions.lock() {
+            if let Some(p) = cache.get(&def.id) {
+                return Ok(p.clone());
+            }
+        }
+        let process: Process =
+            serde_json::from_str(&def.ir).map_err(|e| RuntimeError::Corrupt {
+                what: format!("definition of `{}` v{}", def.process, def.version),
+                reason: e.to_string(),
+            })?;
+        let process = Arc::new(process);
+        if let Ok(mut cache) = self.definitions.lock() {
+            cache.insert(def.id, process.clone());
+        }
+        Ok(process)
+    }
+
+    // ---------------------------------------------------------------- deploy
+
+    /// Stores every process of `program`. A process whose content hash is
+    /// the active one is unchanged; new content becomes the next version;
+    /// the content of an earlier version makes that version active again.
+    /// Running instances stay on the definition they started on.
+    pub async fn deploy(&self, program: &Program) -> Result<DeployReport, RuntimeError> {
+        let at = now();
+        let mut processes: Vec<Process> = program.processes.clone();
+        for p in &mut processes {
+            if p.hash.is_empty() {
+                p.seal();
+            }
+        }
+        let report = in_tx!(&self.store, Mode::Write, |tx| {
+            let mut report = DeployReport {
+                processes: Vec::new(),
+            };
+            for p in &processes {
+                report.processes.push(deploy_one(&mut tx, p, &at).await?);
+            }
+            report
+        });
+        Ok(report)
+    }
+}
+
+async fn deploy_one<T: Tx>(tx: &mut T, p: &Process, at: &str) -> Result<Deployed, RuntimeError> {
+    let deployed = |def: &DefinitionRow, status| Deployed {
+        process: p.name.clone(),
+        version: def.version,
+        definition_id: def.id,
+        hash: p.hash.clone(),
+        status,
+    };
+    if let Some(active) = tx.active_definition(&p.name).await? {
+        if active.hash == p.hash {
+            return Ok(deployed(&active, DeployStatus::Unchanged));
+        }
+    }
+    if let Some(earlier) = tx.definition_by_hash(&p.name, &p.hash).await? {
+        tx.deactivate(&p.name).await?;
+        tx.activate(earlier.id).await?;
+        return Ok(deployed(&earlier, DeployStatus::Reactivated));
+    }
+    let ir = serde_json::to_string(p).map_err(|e| RuntimeError::Database {
+        reason: format!("cannot serialize the definition of `{}`: {e}", p.name),
+    })?;
+    let version = tx.max_version(&p.name).await? + 1;
+    tx.deactivate(&p.name).await?;
+    let id = tx
+        .insert_definition(&p.name, version, &p.hash, &ir, at)
+        .await?;
+    Ok(Deployed {
+        process: p.name.clone(),
+        version,
+        definition_id: id,
+        hash: p.hash.clone(),
+        status: if version == 1 {
+            DeployStatus::Created
+        } else {
+            DeployStatus::Updated
+        },
+    })
+}
+
+/// Transitions a person can fire from `state`, by name, without repeats.
+pub fn fireable_from(process: &Process, state: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in &process.transitions {
+        if !t.by.is_empty() && t.from.iter().any(|f| f == state) && !out.contains(&t.name) {
+            out.push(t.name.clone());
+        }
+    }
+    out
+}
+
+fn describe_duration(d: &crate::ir::Duration) -> String {
+    let word = match d.unit {
+        crate::ir::DurationUnit::Minutes => "minute",
+        crate::ir::DurationUnit::Hours => "hour",
+        crate::ir::DurationUnit::Days => "day",
+        crate::ir::DurationUnit::Weeks => "week",
+        crate::ir::DurationUnit::Months => "month",
+        crate::ir::DurationUnit::Years => "year",
+    };
+    format!(
+        "{} {}{word}{}",
+        d.amount,
+        if d.business { "business " } else { "" },
+        if d.amount == 1 { "" } else { "s" }
+    )
+}
+
+fn corrupt_record(id: i64, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Corrupt {
+        what: format!("record of instance {id}"),
+        reason: e.to_string(),
+    }
+}
+
+fn parse_record(inst: &InstanceRow) -> Result<Record, RuntimeError> {
+    match serde_json::from_str(&inst.record) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(corrupt_record(inst.id, "not a JSON object")),
+        Err(e) => Err(corrupt_record(inst.id, e)),
+    }
+}
+
+fn record_text(record: &Record) -> String {
+    canonical_json(&Value::Object(record.clone()))
+}
+
+/// Checks that every instance a patch links to exists and belongs to the
+/// field's process.
+async fn check_references<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    patch: &Record,
+) -> Result<(), RuntimeError> {
+    let mut problems = Vec::new();
+    for (field, target, id) in values::references(process, patch) {
+        let message = match tx.instance_process(id).await? {
+            Some(p) if p == target => continue,
+            Some(p) => format!("instance {id} is a `{p}`, not a `{target}`"),
+            None => format!("there is no `{target}` instance with id {id}"),
+        };
+        problems.push(FieldProblem {
+            field,
+            kind: ProblemKind::NoSuchInstance,
+            message,
+        });
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RuntimeError::InvalidFields { problems })
+    }
+}
+
+/// Builds the event row: canonical JSON columns and the chained hash.
+#[allow(clippy::too_many_arguments)]
+fn new_event(
+    instance: i64,
+    seq: i64,
+    at: &str,
+    actor: &Actor,
+    kind: &str,
+    transition: Option<&str>,
+    from: Option<&str>,
+    to: &str,
+    patch: &Record,
+    prev_hash: &str,
+) -> EventRow {
+    let roles = Value::from(actor.roles.clone());
+    let patch = Value::Object(patch.clone());
+    let content = EventContent {
+        instance,
+        seq,
+        at,
+        actor: &actor.id,
+        roles: &roles,
+        kind,
+        transition,
+        from,
+        to,
+        patch: &patch,
+    };
+    EventRow {
+        instance_id: instance,
+        seq,
+        at: at.to_string(),
+        actor: actor.id.clone(),
+        actor_roles: canonical_json(&roles),
+        kind: kind.to_string(),
+        transition: transition.map(String::from),
+        from_state: from.map(String::from),
+        to_state: to.to_string(),
+        patch: canonical_json(&patch),
+        prev_hash: prev_hash.to_string(),
+        hash: content.hash(prev_hash),
+    }
+}
+
+/// Folds an instance's events into its state and record, as the engine
+/// built them. Fails with the seq of the first event that cannot apply.
+pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record), (i64, String)> {
+    let mut state: Option<String> = None;
+    let mut record = Record::new();
+    for e in events {
+        match (e.kind.as_str(), &state) {
+            ("start", None) => {
+                if process.state(&e.to_state).is_none_or(|s| !s.initial) {
+                    return Err((e.seq, format!("`{}` is not the initial state", e.to_state)));
+                }
+            }
+            ("start", Some(_)) => return Err((e.seq, "a second start".into())),
+            ("fire", None) => return Err((e.seq, "a transition before the start".into())),
+            ("fire", Some(current)) => {
+                let name = e.transition.as_deref().unwrap_or_default();
+                let known = process.transitions.iter().any(|t| {
+                    t.name == name && t.to == e.to_state && t.from.iter().any(|f| f == current)
+                });
+                if e.from_state.as_deref() != Some(current) || !known {
+                    return Err((
+                        e.seq,
+                        format!(
+                            "the process has no transition `{name}` from `{current}` to `{}`",
+                            e.to_state
+                        ),
+                    ));
+                }
+            }
+            (kind, _) => return Err((e.seq, format!("unknown event kind `{kind}`"))),
+        }
+        let patch = match serde_json::from_str(&e.patch) {
+            Ok(Value::Object(p)) => p,
+            _ => return Err((e.seq, "its patch is not a JSON object".into())),
+        };
+        values::apply_patch(process, &mut record, &patch);
+        state = Some(e.to_state.clone());
+    }
+    match state {
+        Some(state) => Ok((state, record)),
+        None => Err((1, "the instance has no events".into())),
+    }
+}
+
+impl Engine {
+    fn view(&self, inst: &InstanceRow, def: &DefinitionRow) -> Result<InstanceView, RuntimeError> {
+        let process = self.process_of(def)?;
+        Ok(InstanceView {
+            id: inst.id,
+            process: inst.process.clone(),
+            version: def.version,
+            definition_id: def.id,
+            state: inst.state.clone(),
+            revision: inst.revision,
+            record: Value::Object(parse_record(inst)?),
+            created_at: inst.created_at.clone(),
+            updated_at: inst.updated_at.clone(),
+            next: fireable_from(&process, &inst.state),
+        })
+    }
+
+    async fn definition_row<T: Tx>(
+        &self,
+        tx: &mut T,
+        inst: &InstanceRow,
+    ) -> Result<DefinitionRow, RuntimeError> {
+        tx.definition(inst.definition_id)
+            .await?
+            .ok_or_else(|| RuntimeError::Corrupt {
+                what: format!("instance {}", inst.id),
+                reason: format!("its definition (id {}) is missing", inst.definition_id),
+            })
+    }
+
+    async fn active<T: Tx>(
+        &self,
+        tx: &mut T,
+        process: &str,
+    ) -> Result<(DefinitionRow, Arc<Process>), RuntimeError> {
+        let Some(def) = tx.active_definition(process).await? else {
+            return Err(RuntimeError::NotDeployed {
+                process: process.to_string(),
+                deployed: tx.deployed_processes().await?,
+            });
+        };
+        let p = self.process_of(&def)?;
+        Ok((def, p))
+    }
+
+    /// The deployed (active) definition of a process.
+    pub async fn definition(&self, process: &str) -> Result<Arc<Process>, RuntimeError> {
+        let (_, p) = in_tx!(&self.store, Mode::Read, |tx| self
+            .active(&mut tx, process)
+            .await?);
+        Ok(p)
+    }
+
+    /// The definition an instance is pinned to.
+    pub async fn definition_of_instance(&self, id: i64) -> Result<Arc<Process>, RuntimeError> {
+        let def = in_tx!(&self.store, Mode::Read, |tx| {
+            let inst = tx
+                .instance(id)
+                .await?
+                .ok_or(RuntimeError::UnknownInstance { id })?;
+            self.definition_row(&mut tx, &inst).await?
+        });
+        self.process_of(&def)
+    }
+
+    // ----------------------------------------------------------------- start
+
+    /// Starts an instance of the deployed version of `process` with the
+    /// initial record `fields` (a JSON object).
+    pub async fn start(
+        &self,
+        process: &str,
+        actor: &Actor,
+        fields: &Value,
+    ) -> Result<InstanceView, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| self
+            .start_in(&mut tx, process, actor, fields, &at)
+            .await?))
+    }
+
+    async fn start_in<T: Tx>(
+        &self,
+        tx: &mut T,
+        name: &str,
+        actor: &Actor,
+        fields: &Value,
+        at: &str,
+    ) -> Result<InstanceView, RuntimeError> {
+        let (def, process) = self.active(tx, name).await?;
+        if !process.started_by.is_empty() && !actor.holds_any(&process.started_by) {
+            return Err(RuntimeError::RoleMissing {
+                action: format!("start `{name}`"),
+                actor: actor.id.clone(),
+                actor_roles: actor.roles.clone(),
+                allowed: process.started_by.clone(),
+            });
+        }
+        let initial =
+            process
+                .states
+                .iter()
+                .find(|s| s.initial)
+                .ok_or_else(|| RuntimeError::Corrupt {
+                    what: format!("definition of `{name}` v{}", def.version),
+                    reason: "it has no initial state".into(),
+                })?;
+        let ctx = EntryContext {
+            at,
+            actor: &actor.id,
+        };
+        let patch = values::normalize_patch(&process, fields, ctx, true)
+            .map_err(|problems| RuntimeError::InvalidFields { problems })?;
+        check_references(tx, &process, &patch).await?;
+        let mut record = Record::new();
+        values::apply_patch(&process, &mut record, &patch);
+        let missing = values::missing(&record, values::required_in(&process, &initial.name));
+        if !missing.is_empty() {
+            return Err(RuntimeError::MissingFields {
+                fields: missing,
+                needed_for: format!("starting `{name}` (in `{}`)", initial.name),
+            });
+        }
+        let text = record_text(&record);
+        let id = tx
+            .insert_instance(name, def.id, &initial.name, &text, at)
+            .await?;
+        let event = new_event(
+            id,
+            1,
+            at,
+            actor,
+            "start",
+            None,
+            None,
+            &initial.name,
+            &patch,
+            GENESIS,
+        );
+        tx.insert_event(&event).await?;
+        let inst = InstanceRow {
+            id,
+            process: name.to_string(),
+            definition_id: def.id,
+            state: initial.name.clone(),
+            record: text,
+            revision: 1,
+            created_at: at.to_string(),
+            updated_at: at.to_string(),
+        };
+        self.view(&inst, &def)
+    }
+
+    // ------------------------------------------------------------------ fire
+
+    /// Fires `transition` on instance `id`, applying `patch` (a JSON object
+    /// of field changes; `null` clears a field). With `expected_revision`,
+    /// refuses unless the instance is still at that revision.
+    pub async fn fire(
+        &self,
+        id: i64,
+        transition: &str,
+        actor: &Actor,
+        patch: &Value,
+        expected_revision: Option<i64>,
+    ) -> Result<InstanceView, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| self
+            .fire_in(
+                &mut tx,
+                id,
+                transition,
+                actor,
+                patch,
+                expected_revision,
+                &at
+            )
+            .await?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn fire_in<T: Tx>(
+        &self,
+        tx: &mut T,
+        id: i64,
+        name: &str,
+        actor: &Actor,
+        patch: &Value,
+        expected_revision: Option<i64>,
+        at: &str,
+    ) -> Result<InstanceView, RuntimeError> {
+        let inst = tx
+            .instance(id)
+            .await?
+            .ok_or(RuntimeError::UnknownInstance { id })?;
+        if let Some(expected) = expected_revision {
+            if expected != inst.revision {
+                return Err(RuntimeError::Conflict {
+                    id,
+                    expected,
+                    actual: Some(inst.revision),
+                });
+            }
+        }
+        let def = self.definition_row(tx, &inst).await?;
+        let process = self.process_of(&def)?;
+        let t = self.transition(&process, &inst.state, name)?;
+        if !actor.holds_any(&t.by) {
+            return Err(RuntimeError::RoleMissing {
+                action: format!("fire `{name}`"),
+                actor: actor.id.clone(),
+                actor_roles: actor.roles.clone(),
+                allowed: t.by.clone(),
+            });
+        }
+        let ctx = EntryContext {
+            at,
+            actor: &actor.id,
+        };
+        let patch = values::normalize_patch(&process, patch, ctx, false)
+            .map_err(|problems| RuntimeError::InvalidFields { problems })?;
+        check_references(tx, &process, &patch).await?;
+        let mut record = parse_record(&inst)?;
+        values::apply_patch(&process, &mut record, &patch);
+        if let Some(guard) = &t.guard {
+            match self.guard(guard, &record, actor, &inst) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(RuntimeError::GuardFalse {
+                        transition: name.to_string(),
+                        guard: guard.clone(),
+                    })
+                }
+                Err(reason) => {
+                    return Err(RuntimeError::GuardFailed {
+                        transition: name.to_string(),
+                        guard: guard.clone(),
+                        reason,
+                    })
+                }
+            }
+        }
+        let needed = t
+            .requires
+            .iter()
+            .map(String::as_str)
+            .chain(values::required_in(&process, &t.to));
+        let missing = values::missing(&record, needed);
+        if !missing.is_empty() {
+            return Err(RuntimeError::MissingFields {
+                fields: missing,
+                needed_for: format!("`{name}` into `{}`", t.to),
+            });
+        }
+        let text = record_text(&record);
+        if !tx
+            .update_instance(id, inst.revision, &t.to, &text, at)
+            .await?
+        {
+            return Err(RuntimeError::Conflict {
+                id,
+                expected: inst.revision,
+                actual: None,
+            });
+        }
+        let prev = tx.last_event(id).await?;
+        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
+        let event = new_event(
+            id,
+            inst.revision + 1,
+            at,
+            actor,
+            "fire",
+            Some(name),
+            Some(&inst.state),
+            &t.to,
+            &patch,
+            prev_hash,
+        );
+        tx.insert_event(&event).await?;
+        let updated = InstanceRow {
+            state: t.to.clone(),
+            record: text,
+            revision: inst.revision + 1,
+            updated_at: at.to_string(),
+            ..inst
+        };
+        self.view(&updated, &def)
+    }
+
+    /// The transition `name` as fired by a person from `state`.
+    fn transition<'p>(
+        &self,
+        process: &'p Process,
+        state: &str,
+        name: &str,
+    ) -> Result<&'p Transition, RuntimeError> {
+        let named: Vec<&Transition> = process
+            .transitions
+            .iter()
+            .filter(|t| t.name == name)
+            .collect();
+        let allowed = || fireable_from(process, state);
+        let Some(first) = named.first() else {
+            return Err(RuntimeError::UnknownTransition {
+                transition: name.to_string(),
+                state: state.to_string(),
+                allowed: allowed(),
+            });
+        };
+        let Some(t) = named
+            .iter()
+            .find(|t| t.from.iter().any(|f| f == state))
+            .copied()
+        else {
+            return Err(RuntimeError::NotAllowedFromState {
+                transition: name.to_string(),
+                state: state.to_string(),
+                from: first.from.clone(),
+                allowed: allowed(),
+            });
+        };
+        if t.by.is_empty() {
+            return Err(RuntimeError::AutomaticTransition {
+                transition: name.to_string(),
+                after: t.after.as_ref().map(describe_duration),
+            });
+        }
+        Ok(t)
+    }
+
+    /// Evaluates a guard in the sandbox over the record after the patch.
+    fn guard(
+        &self,
+        source: &str,
+        record: &Record,
+        actor: &Actor,
+        inst: &InstanceRow,
+    ) -> Result<bool, String> {
+        if source.len() > script::MAX_GUARD_BYTES {
+            return Err(format!(
+                "the condition is longer than {} bytes",
+                script::MAX_GUARD_BYTES
+            ));
+        }
+        let ast = script::compile_guard(&self.scripts, source).map_err(|e| e.to_string())?;
+        let mut actor_map = rhai::Map::new();
+        actor_map.insert("id".into(), actor.id.clone().into());
+        actor_map.insert(
+            "roles".into(),
+            actor
+                .roles
+                .iter()
+                .map(|r| rhai::Dynamic::from(r.clone()))
+                .collect::<rhai::Array>()
+                .into(),
+        );
+        let mut instance = rhai::Map::new();
+        instance.insert("id".into(), inst.id.into());
+        instance.insert("process".into(), inst.process.clone().into());
+        instance.insert("state".into(), inst.state.clone().into());
+        instance.insert("revision".into(), inst.revision.into());
+        instance.insert("created_at".into(), inst.created_at.clone().into());
+        let mut scope = rhai::Scope::new();
+        scope.push_constant("record", values::to_dynamic(&Value::Object(record.clone())));
+        scope.push_constant("actor", actor_map);
+        scope.push_constant("instance", instance);
+        let out: rhai::Dynamic = self
+            .scripts
+            .eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| e.to_string())?;
+        out.as_bool()
+            .map_err(|t| format!("it gave a `{t}`, not true or false"))
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    pub async fn show(&self, id: i64) -> Result<InstanceView, RuntimeError> {
+        let (inst, def) = in_tx!(&self.store, Mode::Read, |tx| {
+            let inst = tx
+                .instance(id)
+                .await?
+                .ok_or(RuntimeError::UnknownInstance { id })?;
+            let def = self.definition_row(&mut tx, &inst).await?;
+            (inst, def)
+        });
+        self.view(&inst, &def)
+    }
+
+    /// The events of an instance, oldest first.
+    pub async fn history(&self, id: i64) -> Result<Vec<EventView>, RuntimeError> {
+        let events = in_tx!(&self.store, Mode::Read, |tx| {
+            if tx.instance(id).await?.is_none() {
+                return Err(RuntimeError::UnknownInstance { id });
+            }
+            tx.events(id).await?
+        });
+        events
+            .into_iter()
+            .map(|e| {
+                let json = |text: &str, what: &str| {
+                    serde_json::from_str::<Value>(text).map_err(|err| RuntimeError::Corrupt {
+                        what: format!("{what} of event {} of instance {id}", e.seq),
+                        reason: err.to_string(),
+                    })
+                };
+                Ok(EventView {
+                    seq: e.seq,
+                    roles: json(&e.actor_roles, "roles")?,
+                    patch: json(&e.patch, "patch")?,
+                    at: e.at,
+                    actor: e.actor,
+                    kind: e.kind,
+                    transition: e.transition,
+                    from: e.from_state,
+                    to: e.to_state,
+                    prev_hash: e.prev_hash,
+                    hash: e.hash,
+                })
+            })
+            .collect()
+    }
+
+    /// Instances, optionally of one process and/or in one state, by id.
+    pub async fn list(
+        &self,
+        process: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Vec<InstanceSummary>, RuntimeError> {
+        let list = in_tx!(&self.store, Mode::Read, |tx| {
+            let rows = tx.list_instances(process, state).await?;
+            let mut versions: HashMap<i64, i64> = HashMap::new();
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let version = match versions.get(&r.definition_id) {
+                    Some(v) => *v,
+                    None => {
+                        let v = tx
+                            .definition(r.definition_id)
+                            .await?
+                            .map_or(0, |d| d.version);
+                        versions.insert(r.definition_id, v);
+                        v
+                    }
+                };
+                out.push(InstanceSummary {
+                    id: r.id,
+                    process: r.process,
+                    version,
+                    state: r.state,
+                    revision: r.revision,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                });
+            }
+            out
+        });
+        Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_parse() {
+        assert_eq!(
+            Actor::parse("alice:service_desk,resolver"),
+            Ok(Actor::new("alice", &["service_desk", "resolver"]))
+        );
+        assert_eq!(Actor::parse("bob"), Ok(Actor::new("bob", &[])));
+        assert!(Actor::parse(":service_desk").is_err());
+    }
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        let t = now();
+        assert_eq!(t.len(), "2026-01-01T00:00:00.000000Z".len(), "{t}");
+        assert!(t.ends_with('Z'));
+    }
+}

@@ -1,0 +1,11 @@
+//! The runtime: executing compiled processes.
+
+pub mod audit;
+pub mod calendar;
+pub mod engine;
+pub mod error;
+pub mod store;
+pub mod values;
+
+pub use engine::{Actor, Engine};
+pub use error::RuntimeError;

@@ -1,0 +1,91 @@
+//! Schema migrations, one SQL file per version and backend, embedded in the
+//! binary and applied at connect by sqlx's migrator (in a transaction per
+//! migration, under an advisory lock on PostgreSQL). Applied versions are
+//! recorded in `pdca_schema_migrations`; a database that records a version
+//! this build does not know was written by a newer pdca and is refused
+//! before anything touches it.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrator};
+use sqlx::SqlSafeStr;
+
+use super::Store;
+use crate::runtime::error::RuntimeError;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The schema version table.
+pub const TABLE: &str = "pdca_schema_migrations";
+
+/// (version, description, sqlite sql, postgres sql)
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "definitions, instances, events",
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/postgres/0001_initial.sql"),
+)];
+
+fn migrator(postgres: bool) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, pg)| {
+            let sql: &'static str = if postgres { pg } else { sqlite };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    let mut m = Migrator::with_migrations(migrations);
+    m.dangerous_set_table_name(TABLE);
+    m
+}
+
+fn failed(e: MigrateError) -> RuntimeError {
+    RuntimeError::Migration {
+        reason: e.to_string(),
+    }
+}
+
+/// Refuses a database whose schema is newer than this build's.
+async fn check_version<C: Migrate + ?Sized>(conn: &mut C) -> Result<(), RuntimeError> {
+    conn.ensure_migrations_table(TABLE).await.map_err(failed)?;
+    let applied = conn.list_applied_migrations(TABLE).await.map_err(failed)?;
+    match applied.iter().map(|m| m.version).max() {
+        Some(found) if found > SCHEMA_VERSION => Err(RuntimeError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Applies the migrations this database lacks; a no-op when it is current.
+pub async fn run(store: &Store) -> Result<(), RuntimeError> {
+    let result = match store {
+        Store::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            check_version(&mut *conn).await?;
+            migrator(false).run(&mut *conn).await
+        }
+        Store::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            check_version(&mut *conn).await?;
+            migrator(true).run(&mut *conn).await
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        // Written by a newer pdca between our check and the lock.
+        Err(MigrateError::VersionMissing(found)) => Err(RuntimeError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+        Err(e) => Err(failed(e)),
+    }
+}

@@ -1,0 +1,412 @@
+//! One transaction on either backend. The SQL is the same for both (both
+//! accept `$N` parameters); a macro writes the two implementations.
+
+use std::future::Future;
+
+use sqlx::{Postgres, Row, Sqlite, Transaction};
+
+use super::{DefinitionRow, EventRow, InstanceRow, Store};
+use crate::runtime::error::RuntimeError;
+
+type R<T> = Result<T, RuntimeError>;
+
+/// The queries the engine and the audit run inside one transaction.
+pub(crate) trait Tx: Send {
+    fn active_definition(
+        &mut self,
+        process: &str,
+    ) -> impl Future<Output = R<Option<DefinitionRow>>> + Send;
+    fn definition(&mut self, id: i64) -> impl Future<Output = R<Option<DefinitionRow>>> + Send;
+    fn definition_by_hash(
+        &mut self,
+        process: &str,
+        hash: &str,
+    ) -> impl Future<Output = R<Option<DefinitionRow>>> + Send;
+    fn deployed_processes(&mut self) -> impl Future<Output = R<Vec<String>>> + Send;
+    fn max_version(&mut self, process: &str) -> impl Future<Output = R<i64>> + Send;
+    fn deactivate(&mut self, process: &str) -> impl Future<Output = R<()>> + Send;
+    fn activate(&mut self, id: i64) -> impl Future<Output = R<()>> + Send;
+    fn insert_definition(
+        &mut self,
+        process: &str,
+        version: i64,
+        hash: &str,
+        ir: &str,
+        at: &str,
+    ) -> impl Future<Output = R<i64>> + Send;
+
+    fn instance(&mut self, id: i64) -> impl Future<Output = R<Option<InstanceRow>>> + Send;
+    fn instance_process(&mut self, id: i64) -> impl Future<Output = R<Option<String>>> + Send;
+    fn insert_instance(
+        &mut self,
+        process: &str,
+        definition_id: i64,
+        state: &str,
+        record: &str,
+        at: &str,
+    ) -> impl Future<Output = R<i64>> + Send;
+    /// Moves an instance from `revision` to `revision + 1`; `false` when it
+    /// is no longer at `revision` (a concurrent writer won).
+    fn update_instance(
+        &mut self,
+        id: i64,
+        revision: i64,
+        state: &str,
+        record: &str,
+        at: &str,
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn list_instances(
+        &mut self,
+        process: Option<&str>,
+        state: Option<&str>,
+    ) -> impl Future<Output = R<Vec<InstanceRow>>> + Send;
+    /// Instance ids greater than `after`, ascending, at most `limit`.
+    fn instance_ids(&mut self, after: i64, limit: i64) -> impl Future<Output = R<Vec<i64>>> + Send;
+
+    fn insert_event(&mut self, event: &EventRow) -> impl Future<Output = R<()>> + Send;
+    /// Events of an instance in `seq` order.
+    fn events(&mut self, instance_id: i64) -> impl Future<Output = R<Vec<EventRow>>> + Send;
+    fn last_event(&mut self, instance_id: i64) -> impl Future<Output = R<Option<EventRow>>> + Send;
+
+    fn commit(self) -> impl Future<Output = R<()>> + Send;
+}
+
+pub(crate) struct SqliteTx(pub Transaction<'static, Sqlite>);
+pub(crate) struct PgTx(pub Transaction<'static, Postgres>);
+
+/// Whether a transaction writes. SQLite write transactions take the write
+/// lock at `BEGIN` (`IMMEDIATE`) so that two writers queue instead of
+/// failing when the second upgrades its read lock; PostgreSQL reads run at
+/// `REPEATABLE READ` so that one instance and its events are one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Read,
+    Write,
+}
+
+impl Store {
+    pub(crate) async fn begin_sqlite(pool: &sqlx::SqlitePool, mode: Mode) -> R<SqliteTx> {
+        let tx = match mode {
+            Mode::Write => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Mode::Read => pool.begin().await?,
+        };
+        Ok(SqliteTx(tx))
+    }
+
+    pub(crate) async fn begin_pg(pool: &sqlx::PgPool, mode: Mode) -> R<PgTx> {
+        let tx = match mode {
+            Mode::Write => pool.begin().await?,
+            Mode::Read => {
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        Ok(PgTx(tx))
+    }
+}
+
+macro_rules! impl_tx {
+    ($ty:ty, $row:ty) => {
+        impl $ty {
+            fn definition_row(row: &$row) -> R<DefinitionRow> {
+                Ok(DefinitionRow {
+                    id: row.try_get("id")?,
+                    process: row.try_get("process")?,
+                    version: row.try_get("version")?,
+                    hash: row.try_get("hash")?,
+                    ir: row.try_get("ir")?,
+                    active: row.try_get("active")?,
+                    deployed_at: row.try_get("deployed_at")?,
+                })
+            }
+
+            fn instance_row(row: &$row) -> R<InstanceRow> {
+                Ok(InstanceRow {
+                    id: row.try_get("id")?,
+                    process: row.try_get("process")?,
+                    definition_id: row.try_get("definition_id")?,
+                    state: row.try_get("state")?,
+                    record: row.try_get("record")?,
+                    revision: row.try_get("revision")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn event_row(row: &$row) -> R<EventRow> {
+                Ok(EventRow {
+                    instance_id: row.try_get("instance_id")?,
+                    seq: row.try_get("seq")?,
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    actor_roles: row.try_get("actor_roles")?,
+                    kind: row.try_get("kind")?,
+                    transition: row.try_get("transition")?,
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    patch: row.try_get("patch")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                })
+            }
+        }
+
+        impl Tx for $ty {
+            async fn active_definition(&mut self, process: &str) -> R<Option<DefinitionRow>> {
+                let row = sqlx::query(
+                    "SELECT id, process, version, hash, ir, active, deployed_at \
+                     FROM definitions WHERE process = $1 AND active",
+                )
+                .bind(process)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::definition_row).transpose()
+            }
+
+            async fn definition(&mut self, id: i64) -> R<Option<DefinitionRow>> {
+                let row = sqlx::query(
+                    "SELECT id, process, version, hash, ir, active, deployed_at \
+                     FROM definitions WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::definition_row).transpose()
+            }
+
+            async fn definition_by_hash(
+                &mut self,
+                process: &str,
+                hash: &str,
+            ) -> R<Option<DefinitionRow>> {
+                let row = sqlx::query(
+                    "SELECT id, process, version, hash, ir, active, deployed_at \
+                     FROM definitions WHERE process = $1 AND hash = $2",
+                )
+                .bind(process)
+                .bind(hash)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::definition_row).transpose()
+            }
+
+            async fn deployed_processes(&mut self) -> R<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT process FROM definitions WHERE active ORDER BY process",
+                )
+                .fetch_all(&mut *self.0)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get("process").map_err(RuntimeError::from))
+                    .collect()
+            }
+
+            async fn max_version(&mut self, process: &str) -> R<i64> {
+                let row = sqlx::query(
+                    "SELECT COALESCE(MAX(version), 0) AS v FROM definitions WHERE process = $1",
+                )
+                .bind(process)
+                .fetch_one(&mut *self.0)
+                .await?;
+                Ok(row.try_get("v")?)
+            }
+
+            async fn deactivate(&mut self, process: &str) -> R<()> {
+                sqlx::query("UPDATE definitions SET active = FALSE WHERE process = $1 AND active")
+                    .bind(process)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
+            async fn activate(&mut self, id: i64) -> R<()> {
+                sqlx::query("UPDATE definitions SET active = TRUE WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_definition(
+                &mut self,
+                process: &str,
+                version: i64,
+                hash: &str,
+                ir: &str,
+                at: &str,
+            ) -> R<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO definitions (process, version, hash, ir, active, deployed_at) \
+                     VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING id",
+                )
+                .bind(process)
+                .bind(version)
+                .bind(hash)
+                .bind(ir)
+                .bind(at)
+                .fetch_one(&mut *self.0)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn instance(&mut self, id: i64) -> R<Option<InstanceRow>> {
+                let row = sqlx::query(
+                    "SELECT id, process, definition_id, state, record, revision, created_at, \
+                     updated_at FROM instances WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::instance_row).transpose()
+            }
+
+            async fn instance_process(&mut self, id: i64) -> R<Option<String>> {
+                let row = sqlx::query("SELECT process FROM instances WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *self.0)
+                    .await?;
+                Ok(row.map(|r| r.try_get("process")).transpose()?)
+            }
+
+            async fn insert_instance(
+                &mut self,
+                process: &str,
+                definition_id: i64,
+                state: &str,
+                record: &str,
+                at: &str,
+            ) -> R<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO instances \
+                     (process, definition_id, state, record, revision, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
+                )
+                .bind(process)
+                .bind(definition_id)
+                .bind(state)
+                .bind(record)
+                .bind(at)
+                .fetch_one(&mut *self.0)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn update_instance(
+                &mut self,
+                id: i64,
+                revision: i64,
+                state: &str,
+                record: &str,
+                at: &str,
+            ) -> R<bool> {
+                let done = sqlx::query(
+                    "UPDATE instances SET state = $1, record = $2, revision = revision + 1, \
+                     updated_at = $3 WHERE id = $4 AND revision = $5",
+                )
+                .bind(state)
+                .bind(record)
+                .bind(at)
+                .bind(id)
+                .bind(revision)
+                .execute(&mut *self.0)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_instances(
+                &mut self,
+                process: Option<&str>,
+                state: Option<&str>,
+            ) -> R<Vec<InstanceRow>> {
+                let rows = sqlx::query(
+                    "SELECT id, process, definition_id, state, record, revision, created_at, \
+                     updated_at FROM instances \
+                     WHERE ($1 IS NULL OR process = $1) AND ($2 IS NULL OR state = $2) \
+                     ORDER BY id",
+                )
+                .bind(process)
+                .bind(state)
+                .fetch_all(&mut *self.0)
+                .await?;
+                rows.iter().map(Self::instance_row).collect()
+            }
+
+            async fn instance_ids(&mut self, after: i64, limit: i64) -> R<Vec<i64>> {
+                let rows = sqlx::query("SELECT id FROM instances WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&mut *self.0)
+                    .await?;
+                rows.iter()
+                    .map(|r| r.try_get("id").map_err(RuntimeError::from))
+                    .collect()
+            }
+
+            async fn insert_event(&mut self, e: &EventRow) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO events (instance_id, seq, at, actor, actor_roles, kind, \
+                     transition, from_state, to_state, patch, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(e.instance_id)
+                .bind(e.seq)
+                .bind(&e.at)
+                .bind(&e.actor)
+                .bind(&e.actor_roles)
+                .bind(&e.kind)
+                .bind(&e.transition)
+                .bind(&e.from_state)
+                .bind(&e.to_state)
+                .bind(&e.patch)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut *self.0)
+                .await
+                .map_err(|err| match &err {
+                    // Another writer appended this seq first: it won.
+                    sqlx::Error::Database(db) if db.is_unique_violation() => {
+                        RuntimeError::Conflict {
+                            id: e.instance_id,
+                            expected: e.seq - 1,
+                            actual: None,
+                        }
+                    }
+                    _ => RuntimeError::from(err),
+                })?;
+                Ok(())
+            }
+
+            async fn events(&mut self, instance_id: i64) -> R<Vec<EventRow>> {
+                let rows = sqlx::query(
+                    "SELECT instance_id, seq, at, actor, actor_roles, kind, transition, \
+                     from_state, to_state, patch, prev_hash, hash FROM events \
+                     WHERE instance_id = $1 ORDER BY seq",
+                )
+                .bind(instance_id)
+                .fetch_all(&mut *self.0)
+                .await?;
+                rows.iter().map(Self::event_row).collect()
+            }
+
+            async fn last_event(&mut self, instance_id: i64) -> R<Option<EventRow>> {
+                let row = sqlx::query(
+                    "SELECT instance_id, seq, at, actor, actor_roles, kind, transition, \
+                     from_state, to_state, patch, prev_hash, hash FROM events \
+                     WHERE instance_id = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(instance_id)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::event_row).transpose()
+            }
+
+            async fn commit(self) -> R<()> {
+                self.0.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_tx!(SqliteTx, sqlx::sqlite::SqliteRow);
+impl_tx!(PgTx, sqlx::postgres::PgRow);
