@@ -414,7 +414,8 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-fn calendar(c: &ast::Calendar) -> ir::Calendar {
+/// The IR of a calendar declaration (also used by `pdca calendar`).
+pub fn calendar(c: &ast::Calendar) -> ir::Calendar {
     let mut week = vec![Vec::new(); 7];
     for h in &c.hours {
         for &(d0, d1, _) in &h.days {

@@ -242,7 +242,7 @@ fn find_calendar(common: &Common, name: &str) -> Result<BusinessCalendar, Failur
     }
     let all: Vec<&ast::Calendar> = project.iter().chain(&stdlib).collect();
     match all.iter().find(|c| c.name.name == name) {
-        Some(c) => BusinessCalendar::new(&lower_calendar(c)).map_err(|e| usage(e.to_string())),
+        Some(c) => BusinessCalendar::new(&crate::lower::calendar(c)).map_err(|e| usage(e.to_string())),
         None => {
             let mut names: Vec<&str> = all.iter().map(|c| c.name.name.as_str()).collect();
             names.sort_unstable();
@@ -260,34 +260,6 @@ fn find_calendar(common: &Common, name: &str) -> Result<BusinessCalendar, Failur
             };
             Err(usage(format!("unknown calendar `{name}`; {hint}")))
         }
-    }
-}
-
-/// The IR of a checked calendar declaration (as `lower` builds it for the
-/// calendars a process uses; here any declared calendar may be asked for).
-fn lower_calendar(c: &ast::Calendar) -> ir::Calendar {
-    let mut week = vec![Vec::new(); 7];
-    for h in &c.hours {
-        for &(d0, d1, _) in &h.days {
-            for day in d0..=d1.min(6) {
-                for &(s, e, _) in &h.times {
-                    week[day as usize].push((s, e));
-                }
-            }
-        }
-    }
-    for day in &mut week {
-        day.sort_unstable();
-    }
-    ir::Calendar {
-        name: c.name.name.clone(),
-        zone: c.zone.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
-        week,
-        holidays: c
-            .holidays
-            .iter()
-            .map(|h| format!("{:04}-{:02}-{:02}", h.date.0, h.date.1, h.date.2))
-            .collect(),
     }
 }
 

@@ -9,8 +9,7 @@ use super::ast::{Duration, DurationUnit};
 use super::parser::{PdcaParser, Rule};
 use super::span::{FileId, Span};
 
-/// The largest amount a duration may have (the same limit as in files).
-const MAX_AMOUNT: u64 = 1_000_000;
+use super::parser::{duration_unit, MAX_DURATION_AMOUNT as MAX_AMOUNT};
 
 const EXAMPLES: &str = "write e.g. `30m`, `4h`, `3d`, `2w`, `6 months` or `5 business days`";
 
@@ -33,7 +32,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         business: false,
         span: Span::new(FileId(u32::MAX), 0, trimmed.len()),
     };
-    // The same conversion as the file parser's `parse_duration`.
+    // The same conversion as the file parser's (shared unit table and limit).
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::duration_amount => match p.as_str().parse::<u64>() {
@@ -45,16 +44,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 }
             },
             Rule::kw_business => d.business = true,
-            Rule::duration_unit => {
-                d.unit = match p.as_str() {
-                    "minutes" | "minute" | "mins" | "min" | "m" => DurationUnit::Minutes,
-                    "hours" | "hour" | "h" => DurationUnit::Hours,
-                    "days" | "day" | "d" => DurationUnit::Days,
-                    "weeks" | "week" | "w" => DurationUnit::Weeks,
-                    "months" | "month" | "mo" => DurationUnit::Months,
-                    _ => DurationUnit::Years,
-                }
-            }
+            Rule::duration_unit => d.unit = duration_unit(p.as_str()),
             _ => {}
         }
     }

@@ -573,16 +573,7 @@ impl Ctx {
                     }
                 },
                 Rule::kw_business => d.business = true,
-                Rule::duration_unit => {
-                    d.unit = match p.as_str() {
-                        "minutes" | "minute" | "mins" | "min" | "m" => DurationUnit::Minutes,
-                        "hours" | "hour" | "h" => DurationUnit::Hours,
-                        "days" | "day" | "d" => DurationUnit::Days,
-                        "weeks" | "week" | "w" => DurationUnit::Weeks,
-                        "months" | "month" | "mo" => DurationUnit::Months,
-                        _ => DurationUnit::Years,
-                    }
-                }
+                Rule::duration_unit => d.unit = duration_unit(p.as_str()),
                 _ => {}
             }
         }
@@ -1208,7 +1199,19 @@ fn trim_trailing_trivia(mut text: &str) -> &str {
 }
 
 /// Durations above this many units are refused (a million hours is a century).
-const MAX_DURATION_AMOUNT: u64 = 1_000_000;
+pub(crate) const MAX_DURATION_AMOUNT: u64 = 1_000_000;
+
+/// The unit a `duration_unit` token names.
+pub(crate) fn duration_unit(text: &str) -> DurationUnit {
+    match text {
+        "minutes" | "minute" | "mins" | "min" | "m" => DurationUnit::Minutes,
+        "hours" | "hour" | "h" => DurationUnit::Hours,
+        "days" | "day" | "d" => DurationUnit::Days,
+        "weeks" | "week" | "w" => DurationUnit::Weeks,
+        "months" | "month" | "mo" => DurationUnit::Months,
+        _ => DurationUnit::Years,
+    }
+}
 
 fn weekday(s: &str) -> u8 {
     match s {
