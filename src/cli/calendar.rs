@@ -242,7 +242,9 @@ fn find_calendar(common: &Common, name: &str) -> Result<BusinessCalendar, Failur
     }
     let all: Vec<&ast::Calendar> = project.iter().chain(&stdlib).collect();
     match all.iter().find(|c| c.name.name == name) {
-        Some(c) => BusinessCalendar::new(&crate::lower::calendar(c)).map_err(|e| usage(e.to_string())),
+        Some(c) => {
+            BusinessCalendar::new(&crate::lower::calendar(c)).map_err(|e| usage(e.to_string()))
+        }
         None => {
             let mut names: Vec<&str> = all.iter().map(|c| c.name.name.as_str()).collect();
             names.sort_unstable();
