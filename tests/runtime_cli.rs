@@ -409,3 +409,95 @@ fn audit_verify_exits_1_on_tampering() {
     assert_eq!(report["problems"][0]["seq"], 2);
     assert_eq!(report["problems"][0]["kind"], "altered");
 }
+
+#[test]
+fn approve_a_service_request_from_the_command_line() {
+    let cli = Cli::new();
+    cli.json(&["deploy"]);
+    let started = cli.json(&[
+        "instance",
+        "start",
+        "service_request",
+        "--as",
+        "sam:service_desk,line_manager",
+        "--set",
+        "summary=New laptop",
+        "--set",
+        "requested_for=bob",
+        "--set",
+        "needs_approval=true",
+    ]);
+    let id = started["id"].as_i64().expect("id").to_string();
+    let classified = cli.json(&[
+        "instance",
+        "fire",
+        &id,
+        "classify",
+        "--as",
+        "sam:service_desk",
+        "--set",
+        "request_type=hardware",
+        "--set",
+        "request_model=standard laptop",
+        "--set",
+        "priority=P3",
+    ]);
+    assert_eq!(classified["state"], "classified");
+    let waiting = cli.json(&[
+        "instance",
+        "fire",
+        &id,
+        "request_approval",
+        "--as",
+        "sam:service_desk,line_manager",
+    ]);
+    assert_eq!(waiting["state"], "awaiting_approval");
+    assert_eq!(waiting["approvals"][0]["name"], "authorise");
+    assert_eq!(waiting["approvals"][0]["requester"], "sam");
+
+    // The requester may not approve, even holding an approver role: exit 1.
+    let own = cli.run(&[
+        "instance",
+        "approve",
+        &id,
+        "authorise",
+        "--as",
+        "sam:line_manager",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(own.status.code(), Some(1), "{}", stderr(&own));
+    let err: Value = serde_json::from_str(stderr(&own).trim()).expect("json error");
+    assert_eq!(err["error"], "requester_may_not_decide");
+
+    let show = cli.run(&["instance", "show", &id]);
+    assert!(
+        stdout(&show).contains("approval `authorise` open"),
+        "{}",
+        stdout(&show)
+    );
+
+    let approved = cli.json(&[
+        "instance",
+        "approve",
+        &id,
+        "authorise",
+        "--as",
+        "lena:line_manager",
+        "--comment",
+        "within budget",
+        "--revision",
+        "3",
+    ]);
+    assert_eq!(approved["state"], "in_fulfilment", "quorum any");
+    assert_eq!(approved["revision"], 5);
+
+    let history = cli.json(&["instance", "history", &id]);
+    let events = history["events"].as_array().expect("events");
+    assert_eq!(events[3]["kind"], "decision");
+    assert_eq!(events[3]["patch"]["comment"], "within budget");
+    assert_eq!(events[4]["kind"], "approved");
+
+    let verify = cli.run(&["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
+}

@@ -1,5 +1,5 @@
-//! `pdca instance start|fire|show|history|list`: drive instances of the
-//! deployed definitions. Nothing is deployed implicitly: `start` uses the
+//! `pdca instance start|fire|approve|reject|show|history|list`: drive
+//! instances of the deployed definitions. Nothing is deployed implicitly: `start` uses the
 //! latest deployed version, `fire` the version the instance started on.
 
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::runtime::{self, DbArgs, Format};
 use crate::ir::Process;
+use crate::runtime::approval::Decision;
 use crate::runtime::values;
 use crate::runtime::{Actor, Engine, RuntimeError};
 
@@ -18,7 +19,11 @@ pub enum Command {
     Start(StartArgs),
     /// Fire a transition on an instance
     Fire(FireArgs),
-    /// Show an instance: state, revision, record, next transitions
+    /// Approve an open approval of an instance
+    Approve(DecideArgs),
+    /// Reject an open approval of an instance (moves it to the rejected state)
+    Reject(DecideArgs),
+    /// Show an instance: state, revision, record, next transitions, open approvals
     Show(IdArgs),
     /// Show an instance's events, oldest first
     History(IdArgs),
@@ -67,6 +72,25 @@ pub struct FireArgs {
 }
 
 #[derive(clap::Args)]
+pub struct DecideArgs {
+    /// The instance id
+    id: i64,
+    /// The approval to decide, e.g. `cab_ok`
+    approval: String,
+    /// Who decides, with their roles: `carol:cab`
+    #[arg(long = "as", value_name = "ACTOR:ROLE[,ROLE…]", value_parser = Actor::parse)]
+    actor: Actor,
+    /// A comment recorded with the decision
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+    /// Refuse unless the instance is still at this revision (as last read)
+    #[arg(long, value_name = "N")]
+    revision: Option<i64>,
+    #[command(flatten)]
+    db: DbArgs,
+}
+
+#[derive(clap::Args)]
 pub struct IdArgs {
     /// The instance id
     id: i64,
@@ -94,6 +118,8 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Start(a) => start(a),
         Command::Fire(a) => fire(a),
+        Command::Approve(a) => decide(a, Decision::Approve),
+        Command::Reject(a) => decide(a, Decision::Reject),
         Command::Show(a) => show(a),
         Command::History(a) => history(a),
         Command::List(a) => list(a),
@@ -226,6 +252,40 @@ fn fire(args: FireArgs) -> ExitCode {
     }
 }
 
+fn decide(args: DecideArgs, decision: Decision) -> ExitCode {
+    let format = args.db.format;
+    let result = with_engine(&args.db, async |engine| {
+        engine
+            .decide(
+                args.id,
+                &args.approval,
+                &args.actor,
+                decision,
+                args.comment.as_deref(),
+                args.revision,
+            )
+            .await
+    });
+    match result {
+        Ok(view) => runtime::emit(&match format {
+            Format::Json => runtime::json_text(&view),
+            Format::Human => format!(
+                "{} `{}` on {} {} as `{}`\n{}",
+                match decision {
+                    Decision::Approve => "approved",
+                    Decision::Reject => "rejected",
+                },
+                args.approval,
+                view.process,
+                view.id,
+                args.actor.id,
+                runtime::human_instance(&view)
+            ),
+        }),
+        Err(code) => code,
+    }
+}
+
 fn show(args: IdArgs) -> ExitCode {
     let format = args.db.format;
     match with_engine(&args.db, async |engine| engine.show(args.id).await) {
@@ -259,6 +319,9 @@ fn history(args: IdArgs) -> ExitCode {
                     })
                     .unwrap_or_default();
                 let what = match (&e.transition, &e.from) {
+                    (Some(t), Some(from)) if e.kind != "fire" => {
+                        format!("{t} {}: {from} -> {}", e.kind, e.to)
+                    }
                     (Some(t), Some(from)) => format!("{t}: {from} -> {}", e.to),
                     _ => format!("{} in {}", e.kind, e.to),
                 };

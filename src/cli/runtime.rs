@@ -127,6 +127,31 @@ pub fn human_instance(v: &InstanceView) -> String {
     } else {
         s += &format!("  next: {}\n", v.next.join(", "));
     }
+    for a in &v.approvals {
+        s += &format!(
+            "  approval `{}` open (approvers {}, quorum {}, requested by {}): ",
+            a.name,
+            a.approvers.join(", "),
+            a.quorum,
+            a.requester
+        );
+        if a.decisions.is_empty() {
+            s += "no decisions yet\n";
+        } else {
+            let ds: Vec<String> = a
+                .decisions
+                .iter()
+                .map(|d| {
+                    let mut t = format!("{} by {}", d.decision.as_str(), d.actor);
+                    if let Some(c) = &d.comment {
+                        t += &format!(" ({})", c.replace('\n', "\\n"));
+                    }
+                    t
+                })
+                .collect();
+            s += &format!("{}\n", ds.join("; "));
+        }
+    }
     s
 }
 

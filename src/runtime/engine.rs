@@ -8,7 +8,8 @@
 //! with [`RuntimeError::Conflict`].
 //!
 //! An instance's revision is the seq of its latest event: 1 after `start`,
-//! one more per transition.
+//! one more per transition, per approval decision and per automatic move an
+//! approval's outcome makes (see [`super::approval`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::approval::{
+    self, Decision, OpenApproval, KIND_APPROVED, KIND_DECISION, KIND_REJECTED, SYSTEM_ACTOR,
+};
 use super::audit::{canonical_json, EventContent, GENESIS};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, Tx};
@@ -136,6 +140,9 @@ pub struct InstanceView {
     pub updated_at: String,
     /// Transitions a person can fire from the current state.
     pub next: Vec<String>,
+    /// Approvals open in the current state, with the decisions so far.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<OpenApproval>,
 }
 
 /// An instance in a listing.
@@ -428,6 +435,52 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
                     ));
                 }
             }
+            (KIND_DECISION | KIND_APPROVED | KIND_REJECTED, None) => {
+                return Err((e.seq, "an approval event before the start".into()))
+            }
+            (KIND_DECISION, Some(current)) => {
+                let name = approval_of(e);
+                let known = process
+                    .approvals
+                    .iter()
+                    .any(|a| Some(a.name.as_str()) == name.as_deref() && &a.state == current);
+                if !known || e.from_state.as_deref() != Some(current) || &e.to_state != current {
+                    return Err((
+                        e.seq,
+                        format!(
+                            "the process has no approval `{}` open in `{current}`",
+                            name.unwrap_or_default()
+                        ),
+                    ));
+                }
+                // A decision leaves the record and the state as they are.
+                continue;
+            }
+            (kind @ (KIND_APPROVED | KIND_REJECTED), Some(current)) => {
+                let name = approval_of(e);
+                let known = process.approvals.iter().any(|a| {
+                    Some(a.name.as_str()) == name.as_deref()
+                        && &a.state == current
+                        && &e.to_state
+                            == if kind == KIND_APPROVED {
+                                &a.approved
+                            } else {
+                                &a.rejected
+                            }
+                });
+                if !known || e.from_state.as_deref() != Some(current) {
+                    return Err((
+                        e.seq,
+                        format!(
+                            "the process has no approval `{}` in `{current}` whose outcome `{kind}` leads to `{}`",
+                            name.unwrap_or_default(),
+                            e.to_state
+                        ),
+                    ));
+                }
+                state = Some(e.to_state.clone());
+                continue;
+            }
             (kind, _) => return Err((e.seq, format!("unknown event kind `{kind}`"))),
         }
         let patch = match serde_json::from_str(&e.patch) {
@@ -443,9 +496,28 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
     }
 }
 
+/// The approval an approval event names in its patch.
+fn approval_of(e: &EventRow) -> Option<String> {
+    let patch: Value = serde_json::from_str(&e.patch).ok()?;
+    patch.get("approval")?.as_str().map(String::from)
+}
+
 impl Engine {
-    fn view(&self, inst: &InstanceRow, def: &DefinitionRow) -> Result<InstanceView, RuntimeError> {
+    /// The instance as shown; reads its events when its state has an
+    /// approval, to list the decisions of the current round.
+    async fn view_in<T: Tx>(
+        &self,
+        tx: &mut T,
+        inst: &InstanceRow,
+        def: &DefinitionRow,
+    ) -> Result<InstanceView, RuntimeError> {
         let process = self.process_of(def)?;
+        let approvals = if process.approvals.iter().any(|a| a.state == inst.state) {
+            let events = tx.events(inst.id).await?;
+            approval::open_approvals(&process, &inst.state, &events)
+        } else {
+            Vec::new()
+        };
         Ok(InstanceView {
             id: inst.id,
             process: inst.process.clone(),
@@ -457,6 +529,7 @@ impl Engine {
             created_at: inst.created_at.clone(),
             updated_at: inst.updated_at.clone(),
             next: fireable_from(&process, &inst.state),
+            approvals,
         })
     }
 
@@ -596,7 +669,7 @@ impl Engine {
             created_at: at.to_string(),
             updated_at: at.to_string(),
         };
-        self.view(&inst, &def)
+        self.view_in(tx, &inst, &def).await
     }
 
     // ------------------------------------------------------------------ fire
@@ -736,7 +809,219 @@ impl Engine {
             updated_at: at.to_string(),
             ..inst
         };
-        self.view(&updated, &def)
+        self.view_in(tx, &updated, &def).await
+    }
+
+    // ---------------------------------------------------------------- decide
+
+    /// Records `actor`'s decision on `approval` of instance `id` (see
+    /// [`approval`] for the semantics). Refused, changing nothing, when the
+    /// instance or the approval is unknown, the approval is not open (the
+    /// instance is not in its state), the actor holds none of the approver
+    /// roles, segregation of duties forbids it (`distinct from requester`
+    /// and the actor entered the state; `distinct from ROLE` and the actor
+    /// holds that role), the actor already decided in this round, or the
+    /// instance is no longer at `expected_revision`.
+    ///
+    /// The decision is an event of kind `decision`; a rejection, or an
+    /// approval that reaches the quorum, then moves the instance to the
+    /// `rejected ->` or `approved ->` state in a second event by
+    /// `system:approval` (its required fields are checked like any entry).
+    pub async fn decide(
+        &self,
+        id: i64,
+        approval: &str,
+        actor: &Actor,
+        decision: Decision,
+        comment: Option<&str>,
+        expected_revision: Option<i64>,
+    ) -> Result<InstanceView, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| self
+            .decide_in(
+                &mut tx,
+                id,
+                approval,
+                actor,
+                decision,
+                comment,
+                expected_revision,
+                &at
+            )
+            .await?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_in<T: Tx>(
+        &self,
+        tx: &mut T,
+        id: i64,
+        name: &str,
+        actor: &Actor,
+        decision: Decision,
+        comment: Option<&str>,
+        expected_revision: Option<i64>,
+        at: &str,
+    ) -> Result<InstanceView, RuntimeError> {
+        let inst = tx
+            .instance(id)
+            .await?
+            .ok_or(RuntimeError::UnknownInstance { id })?;
+        if let Some(expected) = expected_revision {
+            if expected != inst.revision {
+                return Err(RuntimeError::Conflict {
+                    id,
+                    expected,
+                    actual: Some(inst.revision),
+                });
+            }
+        }
+        let def = self.definition_row(tx, &inst).await?;
+        let process = self.process_of(&def)?;
+        let Some(a) = process.approvals.iter().find(|a| a.name == name) else {
+            return Err(RuntimeError::UnknownApproval {
+                approval: name.to_string(),
+                process: process.name.clone(),
+                known: process.approvals.iter().map(|a| a.name.clone()).collect(),
+            });
+        };
+        if a.state != inst.state {
+            return Err(RuntimeError::ApprovalNotOpen {
+                approval: name.to_string(),
+                on: a.state.clone(),
+                state: inst.state.clone(),
+            });
+        }
+        if !actor.holds_any(&a.approvers) {
+            return Err(RuntimeError::NotAnApprover {
+                approval: name.to_string(),
+                actor: actor.id.clone(),
+                actor_roles: actor.roles.clone(),
+                approvers: a.approvers.clone(),
+            });
+        }
+        let events = tx.events(id).await?;
+        let (requester, _, mut decisions) =
+            approval::round(name, &a.state, &events).ok_or_else(|| RuntimeError::Corrupt {
+                what: format!("history of instance {id}"),
+                reason: format!("it never entered `{}`", a.state),
+            })?;
+        if a.distinct_from_requester && requester == actor.id {
+            return Err(RuntimeError::RequesterMayNotDecide {
+                approval: name.to_string(),
+                actor: actor.id.clone(),
+            });
+        }
+        if let Some(role) = a
+            .distinct_from_roles
+            .iter()
+            .find(|r| actor.roles.contains(r))
+        {
+            return Err(RuntimeError::ExcludedRole {
+                approval: name.to_string(),
+                actor: actor.id.clone(),
+                role: role.clone(),
+            });
+        }
+        if let Some(d) = decisions.iter().find(|d| d.actor == actor.id) {
+            return Err(RuntimeError::AlreadyDecided {
+                approval: name.to_string(),
+                actor: actor.id.clone(),
+                decision: d.decision.as_str().to_string(),
+                seq: d.seq,
+            });
+        }
+        decisions.push(approval::DecisionView {
+            seq: inst.revision + 1,
+            at: at.to_string(),
+            actor: actor.id.clone(),
+            roles: actor.roles.clone(),
+            decision,
+            comment: comment.map(String::from),
+        });
+        let outcome = match decision {
+            Decision::Reject => Some((KIND_REJECTED, &a.rejected)),
+            Decision::Approve if approval::quorum_reached(&process, a, &decisions) => {
+                Some((KIND_APPROVED, &a.approved))
+            }
+            Decision::Approve => None,
+        };
+        let record = parse_record(&inst)?;
+        if let Some((kind, to)) = outcome {
+            let missing = values::missing(&record, values::required_in(&process, to));
+            if !missing.is_empty() {
+                return Err(RuntimeError::MissingFields {
+                    fields: missing,
+                    needed_for: format!("`{name}` {kind} into `{to}`"),
+                });
+            }
+        }
+
+        let mut patch = Record::new();
+        patch.insert("approval".into(), Value::from(name));
+        patch.insert("decision".into(), Value::from(decision.as_str()));
+        patch.insert("comment".into(), comment.map_or(Value::Null, Value::from));
+        let mut revision = inst.revision;
+        let mut state = inst.state.clone();
+        let mut prev_hash = events
+            .last()
+            .map_or(GENESIS.to_string(), |e| e.hash.clone());
+        let mut moves = vec![(
+            actor.clone(),
+            KIND_DECISION,
+            None,
+            inst.state.clone(),
+            patch,
+        )];
+        if let Some((kind, to)) = outcome {
+            let mut patch = Record::new();
+            patch.insert("approval".into(), Value::from(name));
+            moves.push((
+                Actor::new(SYSTEM_ACTOR, &[]),
+                kind,
+                Some(name),
+                to.clone(),
+                patch,
+            ));
+        }
+        for (who, kind, transition, to, patch) in moves {
+            if !tx
+                .update_instance(id, revision, &to, &inst.record, at)
+                .await?
+            {
+                return Err(RuntimeError::Conflict {
+                    id,
+                    expected: inst.revision,
+                    actual: None,
+                });
+            }
+            let event = new_event(
+                id,
+                revision + 1,
+                at,
+                &who,
+                kind,
+                transition,
+                Some(&state),
+                &to,
+                &patch,
+                &prev_hash,
+            );
+            tx.insert_event(&event).await?;
+            prev_hash = event.hash;
+            revision += 1;
+            state = to;
+        }
+        let updated = InstanceRow {
+            state,
+            revision,
+            updated_at: at.to_string(),
+            ..inst
+        };
+        self.view_in(tx, &updated, &def).await
     }
 
     /// The transition `name` as fired by a person from `state`.
@@ -827,15 +1112,15 @@ impl Engine {
     // ----------------------------------------------------------------- reads
 
     pub async fn show(&self, id: i64) -> Result<InstanceView, RuntimeError> {
-        let (inst, def) = in_tx!(&self.store, Mode::Read, |tx| {
+        let view = in_tx!(&self.store, Mode::Read, |tx| {
             let inst = tx
                 .instance(id)
                 .await?
                 .ok_or(RuntimeError::UnknownInstance { id })?;
             let def = self.definition_row(&mut tx, &inst).await?;
-            (inst, def)
+            self.view_in(&mut tx, &inst, &def).await?
         });
-        self.view(&inst, &def)
+        Ok(view)
     }
 
     /// The events of an instance, oldest first.

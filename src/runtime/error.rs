@@ -91,6 +91,43 @@ pub enum RuntimeError {
         guard: String,
         reason: String,
     },
+    /// The process has no approval of that name.
+    UnknownApproval {
+        approval: String,
+        process: String,
+        known: Vec<String>,
+    },
+    /// The instance is not in the approval's state: nothing to decide.
+    ApprovalNotOpen {
+        approval: String,
+        on: String,
+        state: String,
+    },
+    /// The actor holds none of the approver roles.
+    NotAnApprover {
+        approval: String,
+        actor: String,
+        actor_roles: Vec<String>,
+        approvers: Vec<String>,
+    },
+    /// `distinct from requester`: the requester may not decide.
+    RequesterMayNotDecide {
+        approval: String,
+        actor: String,
+    },
+    /// `distinct from ROLE`: a holder of that role may not decide.
+    ExcludedRole {
+        approval: String,
+        actor: String,
+        role: String,
+    },
+    /// The actor already decided in this round.
+    AlreadyDecided {
+        approval: String,
+        actor: String,
+        decision: String,
+        seq: i64,
+    },
     /// Optimistic concurrency: the instance changed since it was read.
     Conflict {
         id: i64,
@@ -152,6 +189,12 @@ impl RuntimeError {
             RuntimeError::MissingFields { .. } => "missing_fields",
             RuntimeError::GuardFalse { .. } => "guard_false",
             RuntimeError::GuardFailed { .. } => "guard_failed",
+            RuntimeError::UnknownApproval { .. } => "unknown_approval",
+            RuntimeError::ApprovalNotOpen { .. } => "approval_not_open",
+            RuntimeError::NotAnApprover { .. } => "not_an_approver",
+            RuntimeError::RequesterMayNotDecide { .. } => "requester_may_not_decide",
+            RuntimeError::ExcludedRole { .. } => "excluded_role",
+            RuntimeError::AlreadyDecided { .. } => "already_decided",
             RuntimeError::Conflict { .. } => "conflict",
             RuntimeError::UnsupportedUrl { .. } => "unsupported_url",
             RuntimeError::Unreachable { .. } => "unreachable",
@@ -278,6 +321,55 @@ impl fmt::Display for RuntimeError {
             } => write!(
                 f,
                 "transition `{transition}` is refused: its condition `{guard}` could not be evaluated ({reason})"
+            ),
+            RuntimeError::UnknownApproval {
+                approval,
+                process,
+                known,
+            } => write!(
+                f,
+                "process `{process}` has no approval `{approval}`; its approvals: {}",
+                list(known)
+            ),
+            RuntimeError::ApprovalNotOpen {
+                approval,
+                on,
+                state,
+            } => write!(
+                f,
+                "approval `{approval}` is not open: it is decided in state `{on}` and the instance is in `{state}`"
+            ),
+            RuntimeError::NotAnApprover {
+                approval,
+                actor,
+                actor_roles,
+                approvers,
+            } => write!(
+                f,
+                "`{actor}` (roles: {}) may not decide `{approval}`: it needs one of the roles {}",
+                list(actor_roles),
+                list(approvers)
+            ),
+            RuntimeError::RequesterMayNotDecide { approval, actor } => write!(
+                f,
+                "`{actor}` requested `{approval}` and may not decide it (distinct from requester)"
+            ),
+            RuntimeError::ExcludedRole {
+                approval,
+                actor,
+                role,
+            } => write!(
+                f,
+                "`{actor}` holds `{role}` and may not decide `{approval}` (distinct from `{role}`)"
+            ),
+            RuntimeError::AlreadyDecided {
+                approval,
+                actor,
+                decision,
+                seq,
+            } => write!(
+                f,
+                "`{actor}` already decided `{approval}` in this round ({decision}, event seq {seq})"
             ),
             RuntimeError::Conflict {
                 id,

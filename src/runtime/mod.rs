@@ -1,5 +1,6 @@
 //! The runtime: executing compiled processes.
 
+pub mod approval;
 pub mod audit;
 pub mod calendar;
 pub mod engine;

@@ -285,3 +285,9 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+pub const APPROVALS: &str = include_str!("approvals.pdca");
+
+pub fn approvals_program() -> Program {
+    program(&[("approvals.pdca", APPROVALS)])
+}
