@@ -8,6 +8,7 @@ mod deploy;
 mod explain;
 mod instance;
 mod runtime;
+mod tick;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,8 @@ enum Command {
     /// Check the audit trail: `pdca audit verify`
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Fire the timer transitions (`after …`) that are due
+    Tick(tick::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -68,5 +71,6 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Instance(command) => instance::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Tick(args) => tick::run(args),
     }
 }

@@ -21,8 +21,9 @@ use super::approval::{
     self, Decision, OpenApproval, KIND_APPROVED, KIND_DECISION, KIND_REJECTED, SYSTEM_ACTOR,
 };
 use super::audit::{canonical_json, EventContent, GENESIS};
+use super::calendar::BusinessCalendar;
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
-use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, Tx};
+use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, TimerRow, Tx};
 use super::values::{self, EntryContext, Record};
 use crate::ir::{Process, Program, Transition};
 use crate::script;
@@ -406,6 +407,115 @@ fn new_event(
     }
 }
 
+/// The instant a timer of `process` for duration `d` counted from `start`
+/// is due: business durations on the process's calendar, others as plain
+/// time (in the calendar's zone, or UTC without one).
+pub fn timer_due(
+    process: &Process,
+    start: jiff::Timestamp,
+    d: &crate::ir::Duration,
+) -> Result<jiff::Timestamp, RuntimeError> {
+    let bad = |reason: String| RuntimeError::Corrupt {
+        what: format!("timer of `{}`", process.name),
+        reason,
+    };
+    let calendar = process
+        .calendar
+        .as_ref()
+        .and_then(|name| process.calendars.iter().find(|c| &c.name == name));
+    let calendar = match calendar {
+        Some(c) => c.clone(),
+        None if d.business => {
+            return Err(bad(format!(
+                "`{}` needs a calendar and the process names none",
+                describe_duration(d)
+            )))
+        }
+        None => crate::ir::Calendar {
+            name: "utc".into(),
+            zone: "UTC".into(),
+            week: vec![vec![(0, 1440)]; 7],
+            holidays: Vec::new(),
+        },
+    };
+    let cal = BusinessCalendar::new(&calendar).map_err(|e| bad(e.to_string()))?;
+    cal.add(start, d).map_err(|e| bad(e.to_string()))
+}
+
+/// Replaces the timers of instance `id` with one per `after` transition
+/// leaving `state`, entered by event `entered_seq` at `at`.
+async fn schedule_timers<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    id: i64,
+    state: &str,
+    entered_seq: i64,
+    at: &str,
+) -> Result<(), RuntimeError> {
+    tx.delete_timers(id).await?;
+    let mut seen: Vec<&str> = Vec::new();
+    for t in &process.transitions {
+        let Some(d) = &t.after else { continue };
+        if !t.from.iter().any(|f| f == state) || seen.contains(&t.name.as_str()) {
+            continue;
+        }
+        seen.push(&t.name);
+        let start: jiff::Timestamp =
+            at.parse().map_err(|e: jiff::Error| RuntimeError::Corrupt {
+                what: format!("entry time of instance {id}"),
+                reason: e.to_string(),
+            })?;
+        let due = timer_due(process, start, d)?;
+        tx.insert_timer(&TimerRow {
+            instance_id: id,
+            transition: t.name.clone(),
+            due_at: format!("{due:.6}"),
+            entered_seq,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// The actor timer transitions are fired as.
+pub const TIMER_ACTOR: &str = "system:timer";
+
+/// How many timers one [`Engine::tick`] fires at most.
+pub const TICK_BATCH: usize = 1000;
+
+/// A timer transition `tick` fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimerFired {
+    pub instance: i64,
+    pub process: String,
+    pub transition: String,
+    pub from: String,
+    pub to: String,
+    pub due_at: String,
+    pub seq: i64,
+}
+
+/// A due timer `tick` dropped without firing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimerSkipped {
+    pub instance: i64,
+    pub transition: String,
+    pub due_at: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub now: String,
+    pub fired: Vec<TimerFired>,
+    pub skipped: Vec<TimerSkipped>,
+}
+
+enum TickOutcome {
+    Fired(TimerFired),
+    Skipped(TimerSkipped),
+}
+
 /// Folds an instance's events into its state and record, as the engine
 /// built them. Fails with the seq of the first event that cannot apply.
 pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record), (i64, String)> {
@@ -659,6 +769,7 @@ impl Engine {
             GENESIS,
         );
         tx.insert_event(&event).await?;
+        schedule_timers(tx, &process, id, &initial.name, 1, at).await?;
         let inst = InstanceRow {
             id,
             process: name.to_string(),
@@ -802,6 +913,7 @@ impl Engine {
             prev_hash,
         );
         tx.insert_event(&event).await?;
+        schedule_timers(tx, &process, id, &t.to, inst.revision + 1, at).await?;
         let updated = InstanceRow {
             state: t.to.clone(),
             record: text,
@@ -1015,6 +1127,9 @@ impl Engine {
             revision += 1;
             state = to;
         }
+        if outcome.is_some() {
+            schedule_timers(tx, &process, id, &state, revision, at).await?;
+        }
         let updated = InstanceRow {
             state,
             revision,
@@ -1107,6 +1222,139 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         out.as_bool()
             .map_err(|t| format!("it gave a `{t}`, not true or false"))
+    }
+
+    // ------------------------------------------------------------------ tick
+
+    /// Fires every timer due at `now` (at most [`TICK_BATCH`]), earliest
+    /// first, each in its own transaction, as [`TIMER_ACTOR`]. A timer whose
+    /// transition is refused (guard, required fields) or whose instance has
+    /// moved on is dropped and reported as skipped; nothing is recorded.
+    pub async fn tick(&self, now: jiff::Timestamp) -> Result<TickReport, RuntimeError> {
+        let now_text = format!("{now:.6}");
+        let mut report = TickReport {
+            now: now_text.clone(),
+            fired: Vec::new(),
+            skipped: Vec::new(),
+        };
+        for _ in 0..TICK_BATCH {
+            let at = self::now();
+            let outcome = in_tx!(&self.store, Mode::Write, |tx| {
+                match tx.claim_due_timer(&now_text).await? {
+                    None => None,
+                    Some(timer) => Some(self.tick_one(&mut tx, timer, &at).await?),
+                }
+            });
+            match outcome {
+                None => break,
+                Some(TickOutcome::Fired(f)) => report.fired.push(f),
+                Some(TickOutcome::Skipped(s)) => report.skipped.push(s),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn tick_one<T: Tx>(
+        &self,
+        tx: &mut T,
+        timer: TimerRow,
+        at: &str,
+    ) -> Result<TickOutcome, RuntimeError> {
+        let id = timer.instance_id;
+        let skip = |reason: String| {
+            TickOutcome::Skipped(TimerSkipped {
+                instance: id,
+                transition: timer.transition.clone(),
+                due_at: timer.due_at.clone(),
+                reason,
+            })
+        };
+        let Some(inst) = tx.instance(id).await? else {
+            tx.delete_timer(id, &timer.transition).await?;
+            return Ok(skip("the instance no longer exists".into()));
+        };
+        let entered = tx.event(id, timer.entered_seq).await?;
+        let still_there = entered
+            .as_ref()
+            .is_some_and(|e| e.to_state == inst.state && inst.revision >= timer.entered_seq);
+        let def = self.definition_row(tx, &inst).await?;
+        let process = self.process_of(&def)?;
+        let t = process.transitions.iter().find(|t| {
+            t.name == timer.transition
+                && t.after.is_some()
+                && t.from.iter().any(|f| f == &inst.state)
+        });
+        let Some(t) = t.filter(|_| still_there) else {
+            tx.delete_timer(id, &timer.transition).await?;
+            return Ok(skip(format!(
+                "the instance left the state the timer was set in (now `{}`)",
+                inst.state
+            )));
+        };
+        let actor = Actor::new(TIMER_ACTOR, &[]);
+        let record = parse_record(&inst)?;
+        if let Some(guard) = &t.guard {
+            let refusal = match self.guard(guard, &record, &actor, &inst) {
+                Ok(true) => None,
+                Ok(false) => Some(format!("its condition `{guard}` is false")),
+                Err(reason) => Some(format!("its condition `{guard}` failed: {reason}")),
+            };
+            if let Some(reason) = refusal {
+                tx.delete_timer(id, &timer.transition).await?;
+                return Ok(skip(reason));
+            }
+        }
+        let needed = t
+            .requires
+            .iter()
+            .map(String::as_str)
+            .chain(values::required_in(&process, &t.to));
+        let missing = values::missing(&record, needed);
+        if !missing.is_empty() {
+            tx.delete_timer(id, &timer.transition).await?;
+            return Ok(skip(format!(
+                "fields needed for `{}` into `{}` are missing: {}",
+                t.name,
+                t.to,
+                missing.join(", ")
+            )));
+        }
+        if !tx
+            .update_instance(id, inst.revision, &t.to, &inst.record, at)
+            .await?
+        {
+            return Err(RuntimeError::Conflict {
+                id,
+                expected: inst.revision,
+                actual: None,
+            });
+        }
+        let prev = tx.last_event(id).await?;
+        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
+        let seq = inst.revision + 1;
+        let event = new_event(
+            id,
+            seq,
+            at,
+            &actor,
+            "fire",
+            Some(&t.name),
+            Some(&inst.state),
+            &t.to,
+            &Record::new(),
+            prev_hash,
+        );
+        tx.insert_event(&event).await?;
+        schedule_timers(tx, &process, id, &t.to, seq, at).await?;
+        Ok(TickOutcome::Fired(TimerFired {
+            instance: id,
+            process: inst.process.clone(),
+            transition: t.name.clone(),
+            from: inst.state.clone(),
+            to: t.to.clone(),
+            due_at: timer.due_at.clone(),
+            seq,
+        }))
     }
 
     // ----------------------------------------------------------------- reads

@@ -291,3 +291,9 @@ pub const APPROVALS: &str = include_str!("approvals.pdca");
 pub fn approvals_program() -> Program {
     program(&[("approvals.pdca", APPROVALS)])
 }
+
+pub const TIMERS: &str = include_str!("timers.pdca");
+
+pub fn timers_program() -> Program {
+    program(&[("timers.pdca", TIMERS)])
+}

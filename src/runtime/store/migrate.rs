@@ -14,18 +14,26 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
 
 /// (version, description, sqlite sql, postgres sql)
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "definitions, instances, events",
-    include_str!("migrations/sqlite/0001_initial.sql"),
-    include_str!("migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "definitions, instances, events",
+        include_str!("migrations/sqlite/0001_initial.sql"),
+        include_str!("migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "timers",
+        include_str!("migrations/sqlite/0002_timers.sql"),
+        include_str!("migrations/postgres/0002_timers.sql"),
+    ),
+];
 
 fn migrator(postgres: bool) -> Migrator {
     let migrations = MIGRATIONS

@@ -71,6 +71,16 @@ pub struct EventRow {
     pub hash: String,
 }
 
+/// A pending timer: `transition` fires on the instance at `due_at` if it
+/// is still in the state entered by event `entered_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRow {
+    pub instance_id: i64,
+    pub transition: String,
+    pub due_at: String,
+    pub entered_seq: i64,
+}
+
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub enum Store {

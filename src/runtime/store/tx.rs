@@ -5,7 +5,7 @@ use std::future::Future;
 
 use sqlx::{Postgres, Row, Sqlite, Transaction};
 
-use super::{DefinitionRow, EventRow, InstanceRow, Store};
+use super::{DefinitionRow, EventRow, InstanceRow, Store, TimerRow};
 use crate::runtime::error::RuntimeError;
 
 type R<T> = Result<T, RuntimeError>;
@@ -68,6 +68,25 @@ pub(crate) trait Tx: Send {
     fn events(&mut self, instance_id: i64) -> impl Future<Output = R<Vec<EventRow>>> + Send;
     fn last_event(&mut self, instance_id: i64) -> impl Future<Output = R<Option<EventRow>>> + Send;
 
+    /// The event `seq` of an instance.
+    fn event(
+        &mut self,
+        instance_id: i64,
+        seq: i64,
+    ) -> impl Future<Output = R<Option<EventRow>>> + Send;
+
+    fn insert_timer(&mut self, timer: &TimerRow) -> impl Future<Output = R<()>> + Send;
+    /// Deletes every timer of an instance (it leaves its state).
+    fn delete_timers(&mut self, instance_id: i64) -> impl Future<Output = R<()>> + Send;
+    fn delete_timer(
+        &mut self,
+        instance_id: i64,
+        transition: &str,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// The earliest timer due at `now`, claimed for this transaction (on
+    /// PostgreSQL, skipping rows another transaction has claimed).
+    fn claim_due_timer(&mut self, now: &str) -> impl Future<Output = R<Option<TimerRow>>> + Send;
+
     fn commit(self) -> impl Future<Output = R<()>> + Send;
 }
 
@@ -106,7 +125,7 @@ impl Store {
 }
 
 macro_rules! impl_tx {
-    ($ty:ty, $row:ty) => {
+    ($ty:ty, $row:ty, $claim:expr) => {
         impl $ty {
             fn definition_row(row: &$row) -> R<DefinitionRow> {
                 Ok(DefinitionRow {
@@ -400,6 +419,66 @@ macro_rules! impl_tx {
                 row.as_ref().map(Self::event_row).transpose()
             }
 
+            async fn event(&mut self, instance_id: i64, seq: i64) -> R<Option<EventRow>> {
+                let row = sqlx::query(
+                    "SELECT instance_id, seq, at, actor, actor_roles, kind, transition, \
+                     from_state, to_state, patch, prev_hash, hash FROM events \
+                     WHERE instance_id = $1 AND seq = $2",
+                )
+                .bind(instance_id)
+                .bind(seq)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::event_row).transpose()
+            }
+
+            async fn insert_timer(&mut self, t: &TimerRow) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO timers (instance_id, transition, due_at, entered_seq) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(t.instance_id)
+                .bind(&t.transition)
+                .bind(&t.due_at)
+                .bind(t.entered_seq)
+                .execute(&mut *self.0)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_timers(&mut self, instance_id: i64) -> R<()> {
+                sqlx::query("DELETE FROM timers WHERE instance_id = $1")
+                    .bind(instance_id)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_timer(&mut self, instance_id: i64, transition: &str) -> R<()> {
+                sqlx::query("DELETE FROM timers WHERE instance_id = $1 AND transition = $2")
+                    .bind(instance_id)
+                    .bind(transition)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
+            async fn claim_due_timer(&mut self, now: &str) -> R<Option<TimerRow>> {
+                let row = sqlx::query($claim)
+                    .bind(now)
+                    .fetch_optional(&mut *self.0)
+                    .await?;
+                row.map(|r| -> R<TimerRow> {
+                    Ok(TimerRow {
+                        instance_id: r.try_get("instance_id")?,
+                        transition: r.try_get("transition")?,
+                        due_at: r.try_get("due_at")?,
+                        entered_seq: r.try_get("entered_seq")?,
+                    })
+                })
+                .transpose()
+            }
+
             async fn commit(self) -> R<()> {
                 self.0.commit().await?;
                 Ok(())
@@ -408,5 +487,16 @@ macro_rules! impl_tx {
     };
 }
 
-impl_tx!(SqliteTx, sqlx::sqlite::SqliteRow);
-impl_tx!(PgTx, sqlx::postgres::PgRow);
+// SQLite write transactions hold the database's write lock: no row locks.
+impl_tx!(
+    SqliteTx,
+    sqlx::sqlite::SqliteRow,
+    "SELECT instance_id, transition, due_at, entered_seq FROM timers \
+     WHERE due_at <= $1 ORDER BY due_at LIMIT 1"
+);
+impl_tx!(
+    PgTx,
+    sqlx::postgres::PgRow,
+    "SELECT instance_id, transition, due_at, entered_seq FROM timers \
+     WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+);
