@@ -29,6 +29,19 @@ pub enum Command {
     History(IdArgs),
     /// List instances
     List(ListArgs),
+    /// Show an instance's SLA clocks: status, target, elapsed, remaining, due
+    Clocks(ClocksArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ClocksArgs {
+    /// The instance id
+    id: i64,
+    /// The instant to measure at (RFC 3339); default: now
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(clap::Args)]
@@ -123,6 +136,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Show(a) => show(a),
         Command::History(a) => history(a),
         Command::List(a) => list(a),
+        Command::Clocks(a) => clocks(a),
     }
 }
 
@@ -292,6 +306,46 @@ fn show(args: IdArgs) -> ExitCode {
         Ok(view) => runtime::emit(&match format {
             Format::Json => runtime::json_text(&view),
             Format::Human => runtime::human_instance(&view),
+        }),
+        Err(code) => code,
+    }
+}
+
+fn clocks(args: ClocksArgs) -> ExitCode {
+    let now = match &args.now {
+        None => jiff::Timestamp::now(),
+        Some(text) => match text.parse::<jiff::Timestamp>() {
+            Ok(t) => t,
+            Err(e) => return runtime::usage(format!("--now `{text}`: {e}")),
+        },
+    };
+    let format = args.db.format;
+    match with_engine(&args.db, async |engine| engine.clocks(args.id, now).await) {
+        Ok(clocks) => runtime::emit(&match format {
+            Format::Json => runtime::json_text(&json!({ "instance": args.id, "clocks": clocks })),
+            Format::Human => {
+                let mut s = String::new();
+                for c in &clocks {
+                    s += &format!(
+                        "{}: {}{} elapsed {}m of {}m, {}m left, due {}\n",
+                        c.sla,
+                        c.status,
+                        if c.breached && c.status != "breached" {
+                            " (breached)"
+                        } else {
+                            ""
+                        },
+                        c.elapsed_minutes,
+                        c.target_minutes,
+                        c.remaining_minutes,
+                        c.due_at.as_deref().unwrap_or("-")
+                    );
+                }
+                if clocks.is_empty() {
+                    s += "no clocks\n";
+                }
+                s
+            }
         }),
         Err(code) => code,
     }

@@ -273,6 +273,17 @@ impl BusinessCalendar {
         self.working_weekdays as u32
     }
 
+    /// Working minutes in a week without holidays or clock changes.
+    pub fn weekly_working_minutes(&self) -> i64 {
+        self.week_secs / 60
+    }
+
+    /// The length of an average working day, in minutes: what one
+    /// "business day" of an SLA target is worth on this calendar.
+    pub fn working_day_minutes(&self) -> i64 {
+        self.week_secs / 60 / self.working_weekdays.max(1)
+    }
+
     pub fn is_holiday(&self, date: Date) -> bool {
         self.holidays.contains(&date)
     }

@@ -22,6 +22,7 @@ use super::approval::{
 };
 use super::audit::{canonical_json, EventContent, GENESIS};
 use super::calendar::BusinessCalendar;
+use super::clock::{self, ClockView, CLOCK_ACTOR, KIND_BREACH};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, TimerRow, Tx};
 use super::values::{self, EntryContext, Record};
@@ -144,6 +145,9 @@ pub struct InstanceView {
     /// Approvals open in the current state, with the decisions so far.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<OpenApproval>,
+    /// The instance's SLA clocks as of now (see [`super::clock`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<ClockView>,
 }
 
 /// An instance in a listing.
@@ -509,6 +513,17 @@ pub struct TickReport {
     pub now: String,
     pub fired: Vec<TimerFired>,
     pub skipped: Vec<TimerSkipped>,
+    /// SLA clocks that passed their target (a `breach` event each).
+    pub breached: Vec<ClockBreached>,
+}
+
+/// An SLA clock `tick` found past its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockBreached {
+    pub instance: i64,
+    pub sla: String,
+    pub due_at: String,
+    pub seq: i64,
 }
 
 enum TickOutcome {
@@ -545,7 +560,14 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
                     ));
                 }
             }
-            (KIND_DECISION | KIND_APPROVED | KIND_REJECTED, None) => {
+            (KIND_BREACH, Some(current)) => {
+                // A breach leaves the record and the state as they are.
+                if e.from_state.as_deref() != Some(current) || &e.to_state != current {
+                    return Err((e.seq, format!("a breach outside the state `{current}`")));
+                }
+                continue;
+            }
+            (KIND_DECISION | KIND_APPROVED | KIND_REJECTED | KIND_BREACH, None) => {
                 return Err((e.seq, "an approval event before the start".into()))
             }
             (KIND_DECISION, Some(current)) => {
@@ -640,6 +662,12 @@ impl Engine {
             updated_at: inst.updated_at.clone(),
             next: fireable_from(&process, &inst.state),
             approvals,
+            clocks: if process.slas.is_empty() {
+                Vec::new()
+            } else {
+                let rows = tx.clocks(inst.id).await?;
+                clock::views(&process, &rows, jiff::Timestamp::now())?
+            },
         })
     }
 
@@ -770,6 +798,7 @@ impl Engine {
         );
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &initial.name, 1, at).await?;
+        clock::on_entry(tx, &process, id, &initial.name, &record, at).await?;
         let inst = InstanceRow {
             id,
             process: name.to_string(),
@@ -914,6 +943,7 @@ impl Engine {
         );
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &t.to, inst.revision + 1, at).await?;
+        clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
         let updated = InstanceRow {
             state: t.to.clone(),
             record: text,
@@ -1129,6 +1159,7 @@ impl Engine {
         }
         if outcome.is_some() {
             schedule_timers(tx, &process, id, &state, revision, at).await?;
+            clock::on_entry(tx, &process, id, &state, &record, at).await?;
         }
         let updated = InstanceRow {
             state,
@@ -1236,6 +1267,7 @@ impl Engine {
             now: now_text.clone(),
             fired: Vec::new(),
             skipped: Vec::new(),
+            breached: Vec::new(),
         };
         for _ in 0..TICK_BATCH {
             let at = self::now();
@@ -1251,7 +1283,90 @@ impl Engine {
                 Some(TickOutcome::Skipped(s)) => report.skipped.push(s),
             }
         }
+        for _ in 0..TICK_BATCH {
+            let at = self::now();
+            let outcome = in_tx!(&self.store, Mode::Write, |tx| {
+                match tx.claim_due_clock(&now_text).await? {
+                    None => None,
+                    Some(c) => Some(self.breach_one(&mut tx, c, &at).await?),
+                }
+            });
+            match outcome {
+                None => break,
+                Some(b) => report.breached.push(b),
+            }
+        }
         Ok(report)
+    }
+
+    /// Marks a due clock breached and appends its `breach` event.
+    async fn breach_one<T: Tx>(
+        &self,
+        tx: &mut T,
+        mut c: crate::runtime::store::ClockRow,
+        at: &str,
+    ) -> Result<ClockBreached, RuntimeError> {
+        let id = c.instance_id;
+        let due_at = c.due_at.clone().unwrap_or_default();
+        let inst = tx
+            .instance(id)
+            .await?
+            .ok_or(RuntimeError::UnknownInstance { id })?;
+        if !tx
+            .update_instance(id, inst.revision, &inst.state, &inst.record, at)
+            .await?
+        {
+            return Err(RuntimeError::Conflict {
+                id,
+                expected: inst.revision,
+                actual: None,
+            });
+        }
+        let prev = tx.last_event(id).await?;
+        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
+        let seq = inst.revision + 1;
+        let mut patch = Record::new();
+        patch.insert("sla".into(), Value::from(c.sla.clone()));
+        let event = new_event(
+            id,
+            seq,
+            at,
+            &Actor::new(CLOCK_ACTOR, &[]),
+            KIND_BREACH,
+            None,
+            Some(&inst.state),
+            &inst.state,
+            &patch,
+            prev_hash,
+        );
+        tx.insert_event(&event).await?;
+        clock::breach(&mut c);
+        tx.put_clock(&c).await?;
+        Ok(ClockBreached {
+            instance: id,
+            sla: c.sla,
+            due_at,
+            seq,
+        })
+    }
+
+    /// The SLA clocks of instance `id` as of `now`: status, target, elapsed
+    /// and remaining business minutes, due time.
+    pub async fn clocks(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<ClockView>, RuntimeError> {
+        let (def, rows) = in_tx!(&self.store, Mode::Read, |tx| {
+            let inst = tx
+                .instance(id)
+                .await?
+                .ok_or(RuntimeError::UnknownInstance { id })?;
+            let def = self.definition_row(&mut tx, &inst).await?;
+            (def, tx.clocks(id).await?)
+        });
+        let process = self.process_of(&def)?;
+        clock::views(&process, &rows, now)
     }
 
     async fn tick_one<T: Tx>(
@@ -1346,6 +1461,7 @@ impl Engine {
         );
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &t.to, seq, at).await?;
+        clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
         Ok(TickOutcome::Fired(TimerFired {
             instance: id,
             process: inst.process.clone(),

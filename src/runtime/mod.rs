@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod audit;
 pub mod calendar;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod store;

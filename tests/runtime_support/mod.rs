@@ -297,3 +297,9 @@ pub const TIMERS: &str = include_str!("timers.pdca");
 pub fn timers_program() -> Program {
     program(&[("timers.pdca", TIMERS)])
 }
+
+pub const CLOCKS: &str = include_str!("clocks.pdca");
+
+pub fn clocks_program() -> Program {
+    program(&[("clocks.pdca", CLOCKS)])
+}

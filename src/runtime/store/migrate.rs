@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -32,6 +32,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "timers",
         include_str!("migrations/sqlite/0002_timers.sql"),
         include_str!("migrations/postgres/0002_timers.sql"),
+    ),
+    (
+        3,
+        "clocks",
+        include_str!("migrations/sqlite/0003_clocks.sql"),
+        include_str!("migrations/postgres/0003_clocks.sql"),
     ),
 ];
 

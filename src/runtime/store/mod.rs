@@ -81,6 +81,28 @@ pub struct TimerRow {
     pub entered_seq: i64,
 }
 
+/// The clock of one SLA on one instance (see `engine::clocks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockRow {
+    pub instance_id: i64,
+    pub sla: String,
+    /// `running`, `paused`, `met` or `breached`.
+    pub status: String,
+    pub started_at: String,
+    /// Business minutes of the finished segments.
+    pub accumulated: i64,
+    /// Start of the running segment; `None` unless running.
+    pub segment_started_at: Option<String>,
+    /// Target in business minutes.
+    pub target: i64,
+    /// When the target is reached if it keeps running; `None` unless
+    /// running and not yet breached.
+    pub due_at: Option<String>,
+    pub warn_at: Option<String>,
+    pub warned: i64,
+    pub breached: bool,
+}
+
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub enum Store {

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use sqlx::{Postgres, Row, Sqlite, Transaction};
 
-use super::{DefinitionRow, EventRow, InstanceRow, Store, TimerRow};
+use super::{ClockRow, DefinitionRow, EventRow, InstanceRow, Store, TimerRow};
 use crate::runtime::error::RuntimeError;
 
 type R<T> = Result<T, RuntimeError>;
@@ -87,6 +87,13 @@ pub(crate) trait Tx: Send {
     /// PostgreSQL, skipping rows another transaction has claimed).
     fn claim_due_timer(&mut self, now: &str) -> impl Future<Output = R<Option<TimerRow>>> + Send;
 
+    /// The SLA clocks of an instance, by SLA name.
+    fn clocks(&mut self, instance_id: i64) -> impl Future<Output = R<Vec<ClockRow>>> + Send;
+    /// Inserts or replaces the clock (instance, SLA).
+    fn put_clock(&mut self, clock: &ClockRow) -> impl Future<Output = R<()>> + Send;
+    /// The earliest clock due at `now`, claimed like [`Tx::claim_due_timer`].
+    fn claim_due_clock(&mut self, now: &str) -> impl Future<Output = R<Option<ClockRow>>> + Send;
+
     fn commit(self) -> impl Future<Output = R<()>> + Send;
 }
 
@@ -124,9 +131,32 @@ impl Store {
     }
 }
 
+macro_rules! clock_columns {
+    () => {
+        "instance_id, sla, status, started_at, accumulated, segment_started_at, target, \
+         due_at, warn_at, warned, breached"
+    };
+}
+
 macro_rules! impl_tx {
-    ($ty:ty, $row:ty, $claim:expr) => {
+    ($ty:ty, $row:ty, $claim:expr, $claim_clock:expr) => {
         impl $ty {
+            fn clock_row(r: &$row) -> R<ClockRow> {
+                Ok(ClockRow {
+                    instance_id: r.try_get("instance_id")?,
+                    sla: r.try_get("sla")?,
+                    status: r.try_get("status")?,
+                    started_at: r.try_get("started_at")?,
+                    accumulated: r.try_get("accumulated")?,
+                    segment_started_at: r.try_get("segment_started_at")?,
+                    target: r.try_get("target")?,
+                    due_at: r.try_get("due_at")?,
+                    warn_at: r.try_get("warn_at")?,
+                    warned: r.try_get("warned")?,
+                    breached: r.try_get::<i64, _>("breached")? != 0,
+                })
+            }
+
             fn definition_row(row: &$row) -> R<DefinitionRow> {
                 Ok(DefinitionRow {
                     id: row.try_get("id")?,
@@ -479,6 +509,46 @@ macro_rules! impl_tx {
                 .transpose()
             }
 
+            async fn clocks(&mut self, instance_id: i64) -> R<Vec<ClockRow>> {
+                let rows = sqlx::query(concat!("SELECT ", clock_columns!(), " FROM clocks WHERE instance_id = $1 ORDER BY sla"))
+                    .bind(instance_id)
+                    .fetch_all(&mut *self.0)
+                    .await?;
+                rows.iter().map(Self::clock_row).collect()
+            }
+
+            async fn put_clock(&mut self, c: &ClockRow) -> R<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO clocks (", clock_columns!(), ") \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (instance_id, sla) DO UPDATE SET status = $3, started_at = $4, \
+                     accumulated = $5, segment_started_at = $6, target = $7, due_at = $8, \
+                     warn_at = $9, warned = $10, breached = $11"
+                ))
+                .bind(c.instance_id)
+                .bind(&c.sla)
+                .bind(&c.status)
+                .bind(&c.started_at)
+                .bind(c.accumulated)
+                .bind(&c.segment_started_at)
+                .bind(c.target)
+                .bind(&c.due_at)
+                .bind(&c.warn_at)
+                .bind(c.warned)
+                .bind(i64::from(c.breached))
+                .execute(&mut *self.0)
+                .await?;
+                Ok(())
+            }
+
+            async fn claim_due_clock(&mut self, now: &str) -> R<Option<ClockRow>> {
+                let row = sqlx::query($claim_clock)
+                    .bind(now)
+                    .fetch_optional(&mut *self.0)
+                    .await?;
+                row.as_ref().map(Self::clock_row).transpose()
+            }
+
             async fn commit(self) -> R<()> {
                 self.0.commit().await?;
                 Ok(())
@@ -492,11 +562,21 @@ impl_tx!(
     SqliteTx,
     sqlx::sqlite::SqliteRow,
     "SELECT instance_id, transition, due_at, entered_seq FROM timers \
-     WHERE due_at <= $1 ORDER BY due_at LIMIT 1"
+     WHERE due_at <= $1 ORDER BY due_at LIMIT 1",
+    concat!(
+        "SELECT ",
+        clock_columns!(),
+        " FROM clocks WHERE due_at <= $1 ORDER BY due_at LIMIT 1"
+    )
 );
 impl_tx!(
     PgTx,
     sqlx::postgres::PgRow,
     "SELECT instance_id, transition, due_at, entered_seq FROM timers \
-     WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+     WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+    concat!(
+        "SELECT ",
+        clock_columns!(),
+        " FROM clocks WHERE due_at <= $1 ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )
 );

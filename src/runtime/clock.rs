@@ -1,0 +1,356 @@
+//! SLA clocks: how long an instance has spent inside an SLA's span.
+//!
+//! Semantics (applied in the transaction of every state entry: `start`,
+//! `fire`, an approval's outcome, a timer):
+//!
+//! - a clock **starts** when the instance enters one of the SLA's `from`
+//!   states and the clock is not already running or paused (a stopped clock
+//!   starts afresh);
+//! - it **stops** on entering an `until` state: status `met`, or
+//!   `breached` if it already passed its target;
+//! - it **pauses** on entering a `pause` state (the segment's elapsed time
+//!   is added to `accumulated`) and **resumes** on entering any other
+//!   state that is not an `until` state;
+//! - elapsed time is counted in whole business minutes on the SLA's
+//!   `calendar` ([`BusinessCalendar::between`]), or wall-clock minutes when
+//!   it names none;
+//! - the target is `target D` or, for `target by FIELD { … }`, the entry
+//!   for the record's value of FIELD (no entry: the clock does not start).
+//!   Durations count as minutes (h = 60, d = 1440, w = 10080), except that on
+//!   a calendar `N business days` is N average working days of it and `N
+//!   business weeks` N working weeks; months and years are not supported as
+//!   targets. When the field changes while the
+//!   clock runs, the clock is re-targeted;
+//! - `due_at` is when the remaining target time elapses from the start of
+//!   the running segment ([`BusinessCalendar::add`] of the remaining
+//!   business minutes). [`crate::runtime::Engine::tick`] marks clocks due at
+//!   its `now` as breached, appending a `breach` event (patch `{sla}`, by
+//!   [`CLOCK_ACTOR`]), and clears `due_at`. A breached clock keeps running
+//!   until an `until` state stops it (status `breached`).
+//!
+//! Warn thresholds are not run yet (`warn_at`/`warned` are stored unused).
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::calendar::BusinessCalendar;
+use super::error::RuntimeError;
+use super::store::{ClockRow, Tx};
+use super::values::Record;
+use crate::ir::{self, Process, Sla, Target};
+
+/// The actor of `breach` events.
+pub const CLOCK_ACTOR: &str = "system:clock";
+
+/// The event kind `tick` appends when a clock passes its target.
+pub const KIND_BREACH: &str = "breach";
+
+/// One SLA clock as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockView {
+    pub sla: String,
+    /// `running`, `paused`, `met` or `breached`.
+    pub status: String,
+    /// Whether it passed its target (also while still running).
+    pub breached: bool,
+    /// Target, in business minutes.
+    pub target_minutes: i64,
+    /// Business minutes elapsed at the time asked about.
+    pub elapsed_minutes: i64,
+    /// Business minutes left (zero once the target is passed).
+    pub remaining_minutes: i64,
+    pub started_at: String,
+    pub due_at: Option<String>,
+}
+
+fn corrupt(what: &str, reason: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Corrupt {
+        what: what.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+pub(crate) fn parse_ts(text: &str) -> Result<Timestamp, RuntimeError> {
+    text.parse()
+        .map_err(|e: jiff::Error| corrupt(&format!("timestamp `{text}`"), e))
+}
+
+fn ts_text(t: Timestamp) -> String {
+    format!("{t:.6}")
+}
+
+/// The SLA's calendar, if it names one.
+fn calendar(process: &Process, sla: &Sla) -> Result<Option<BusinessCalendar>, RuntimeError> {
+    let Some(name) = &sla.calendar else {
+        return Ok(None);
+    };
+    let cal = process
+        .calendars
+        .iter()
+        .find(|c| &c.name == name)
+        .ok_or_else(|| corrupt(&format!("SLA `{}`", sla.name), "unknown calendar"))?;
+    BusinessCalendar::new(cal)
+        .map(Some)
+        .map_err(|e| corrupt(&format!("calendar `{name}`"), e))
+}
+
+/// Minutes elapsed in `[start, end)` on the SLA's calendar (wall clock
+/// without one).
+fn between(cal: Option<&BusinessCalendar>, start: Timestamp, end: Timestamp) -> i64 {
+    if end <= start {
+        return 0;
+    }
+    let d = match cal {
+        Some(c) => c.between(start, end),
+        None => end.duration_since(start),
+    };
+    d.as_secs() / 60
+}
+
+/// The instant `minutes` business minutes after `start`.
+fn add(
+    cal: Option<&BusinessCalendar>,
+    start: Timestamp,
+    minutes: i64,
+) -> Result<Timestamp, RuntimeError> {
+    let minutes = minutes.max(0);
+    match cal {
+        Some(c) => c
+            .add(
+                start,
+                &ir::Duration {
+                    amount: minutes as u64,
+                    unit: ir::DurationUnit::Minutes,
+                    business: true,
+                },
+            )
+            .map_err(|e| corrupt("clock due time", e)),
+        None => start
+            .checked_add(jiff::SignedDuration::from_mins(minutes))
+            .map_err(|e| corrupt("clock due time", e)),
+    }
+}
+
+/// The target of `sla` for `record`, in minutes; `None` when a `target by`
+/// has no entry for the field's value. On a calendar, `N business days` is
+/// N average working days of it (9h each for 08:30-17:30) and `N business
+/// weeks` N working weeks; other units are their fixed length.
+pub fn target_minutes(sla: &Sla, record: &Record, cal: Option<&BusinessCalendar>) -> Option<i64> {
+    let d = match &sla.target {
+        Target::Fixed { duration } => duration,
+        Target::ByField { field, targets } => {
+            let value = match record.get(field)? {
+                Value::String(s) => s.clone(),
+                Value::Null => return None,
+                other => other.to_string(),
+            };
+            &targets.iter().find(|(k, _)| *k == value)?.1
+        }
+    };
+    let amount = i64::try_from(d.amount).ok()?;
+    match (cal, d.business, d.unit) {
+        (Some(c), true, ir::DurationUnit::Days) => amount.checked_mul(c.working_day_minutes()),
+        (Some(c), true, ir::DurationUnit::Weeks) => amount.checked_mul(c.weekly_working_minutes()),
+        _ => d.fixed_minutes().and_then(|m| i64::try_from(m).ok()),
+    }
+}
+
+/// Elapsed minutes of a clock at `now`.
+fn elapsed(
+    cal: Option<&BusinessCalendar>,
+    c: &ClockRow,
+    now: Timestamp,
+) -> Result<i64, RuntimeError> {
+    Ok(match (&c.status[..], &c.segment_started_at) {
+        ("running", Some(seg)) => c.accumulated + between(cal, parse_ts(seg)?, now),
+        _ => c.accumulated,
+    })
+}
+
+/// Recomputes `due_at` of a running, not yet breached clock.
+fn schedule(cal: Option<&BusinessCalendar>, c: &mut ClockRow) -> Result<(), RuntimeError> {
+    c.due_at = match (&c.status[..], &c.segment_started_at, c.breached) {
+        ("running", Some(seg), false) => {
+            let due = add(cal, parse_ts(seg)?, c.target - c.accumulated)?;
+            Some(ts_text(due))
+        }
+        _ => None,
+    };
+    Ok(())
+}
+
+/// Updates the clocks of instance `id`, which just entered `state` at `at`
+/// with `record` (see the module documentation).
+pub(crate) async fn on_entry<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    id: i64,
+    state: &str,
+    record: &Record,
+    at: &str,
+) -> Result<(), RuntimeError> {
+    if process.slas.is_empty() {
+        return Ok(());
+    }
+    let now = parse_ts(at)?;
+    let existing = tx.clocks(id).await?;
+    for sla in &process.slas {
+        let cal = calendar(process, sla)?;
+        let cal = cal.as_ref();
+        let old = existing.iter().find(|c| c.sla == sla.name).cloned();
+        let active = old
+            .as_ref()
+            .filter(|c| c.status == "running" || c.status == "paused");
+        let has = |list: &[String]| list.iter().any(|s| s == state);
+        let new = if let Some(c) = active {
+            let mut c = c.clone();
+            let was_running = c.status == "running";
+            if has(&sla.until) || has(&sla.pause) {
+                if was_running {
+                    c.accumulated = elapsed(cal, &c, now)?;
+                }
+                c.segment_started_at = None;
+                c.status = if has(&sla.pause) {
+                    "paused".into()
+                } else if c.breached || c.accumulated >= c.target {
+                    c.breached = true;
+                    "breached".into()
+                } else {
+                    "met".into()
+                };
+            } else if !was_running {
+                c.status = "running".into();
+                c.segment_started_at = Some(at.to_string());
+            }
+            if let Some(t) = target_minutes(sla, record, cal) {
+                c.target = t;
+            }
+            if c.status == "running" {
+                // Re-anchor the segment so due_at counts from now.
+                c.accumulated = elapsed(cal, &c, now)?;
+                c.segment_started_at = Some(at.to_string());
+            }
+            schedule(cal, &mut c)?;
+            Some(c)
+        } else if has(&sla.from) {
+            match target_minutes(sla, record, cal) {
+                None => None,
+                Some(target) => {
+                    let mut c = ClockRow {
+                        instance_id: id,
+                        sla: sla.name.clone(),
+                        status: "running".into(),
+                        started_at: at.to_string(),
+                        accumulated: 0,
+                        segment_started_at: Some(at.to_string()),
+                        target,
+                        due_at: None,
+                        warn_at: None,
+                        warned: 0,
+                        breached: false,
+                    };
+                    schedule(cal, &mut c)?;
+                    Some(c)
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(c) = new {
+            if Some(&c) != old.as_ref() {
+                tx.put_clock(&c).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks a clock claimed as due breached (no more due time).
+pub(crate) fn breach(c: &mut ClockRow) {
+    c.breached = true;
+    c.due_at = None;
+}
+
+/// The clocks of an instance as of `now`.
+pub(crate) fn views(
+    process: &Process,
+    rows: &[ClockRow],
+    now: Timestamp,
+) -> Result<Vec<ClockView>, RuntimeError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for c in rows {
+        let sla = process.slas.iter().find(|s| s.name == c.sla);
+        let cal = match sla {
+            Some(s) => calendar(process, s)?,
+            None => None,
+        };
+        let elapsed = elapsed(cal.as_ref(), c, now)?;
+        out.push(ClockView {
+            sla: c.sla.clone(),
+            status: c.status.clone(),
+            breached: c.breached || (c.status == "running" && elapsed >= c.target),
+            target_minutes: c.target,
+            elapsed_minutes: elapsed,
+            remaining_minutes: (c.target - elapsed).max(0),
+            started_at: c.started_at.clone(),
+            due_at: c.due_at.clone(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sla(amount: u64, unit: ir::DurationUnit, business: bool) -> Sla {
+        Sla {
+            name: "s".into(),
+            title: None,
+            from: vec!["a".into()],
+            until: vec!["b".into()],
+            pause: vec![],
+            calendar: Some("office".into()),
+            target: Target::Fixed {
+                duration: ir::Duration {
+                    amount,
+                    unit,
+                    business,
+                },
+            },
+            warns: vec![],
+            breach_escalate_to: vec![],
+            breach_template: None,
+            origin: ir::Origin::default(),
+        }
+    }
+
+    #[test]
+    fn business_days_are_working_days_of_the_calendar() {
+        let cal = BusinessCalendar::new(&ir::Calendar {
+            name: "office".into(),
+            zone: "Europe/London".into(),
+            week: vec![
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![],
+                vec![],
+            ],
+            holidays: vec![],
+        })
+        .expect("calendar");
+        let record = Record::new();
+        let days = sla(3, ir::DurationUnit::Days, true);
+        assert_eq!(target_minutes(&days, &record, Some(&cal)), Some(3 * 480));
+        let weeks = sla(1, ir::DurationUnit::Weeks, true);
+        assert_eq!(target_minutes(&weeks, &record, Some(&cal)), Some(5 * 480));
+        let hours = sla(4, ir::DurationUnit::Hours, false);
+        assert_eq!(target_minutes(&hours, &record, Some(&cal)), Some(240));
+        let plain_days = sla(1, ir::DurationUnit::Days, false);
+        assert_eq!(target_minutes(&plain_days, &record, None), Some(1440));
+    }
+}
