@@ -182,7 +182,9 @@ pub struct Engine {
     store: Store,
     scripts: rhai::Engine,
     /// Definitions are immutable once stored: parsed once per id.
-    definitions: Mutex<HashMap<i64, Arc<Process>>>,
+    /// Parsed definitions by id, with their row (IR text dropped): a
+    /// definition never changes once stored, so a transition need not read it.
+    definitions: Mutex<HashMap<i64, (DefinitionRow, Arc<Process>)>>,
 }
 
 /// Now, in UTC with microseconds (sorts as text).
@@ -210,10 +212,8 @@ impl Engine {
 
     /// The parsed IR of a stored definition.
     pub(crate) fn process_of(&self, def: &DefinitionRow) -> Result<Arc<Process>, RuntimeError> {
-        if let Ok(cache) = self.definitions.lock() {
-            if let Some(p) = cache.get(&def.id) {
-                return Ok(p.clone());
-            }
+        if let Some((_, p)) = self.cached(def.id) {
+            return Ok(p);
         }
         let process: Process =
             serde_json::from_str(&def.ir).map_err(|e| RuntimeError::Corrupt {
@@ -222,9 +222,32 @@ impl Engine {
             })?;
         let process = Arc::new(process);
         if let Ok(mut cache) = self.definitions.lock() {
-            cache.insert(def.id, process.clone());
+            let row = DefinitionRow {
+                ir: String::new(),
+                ..def.clone()
+            };
+            cache.insert(def.id, (row, process.clone()));
         }
         Ok(process)
+    }
+
+    fn cached(&self, id: i64) -> Option<(DefinitionRow, Arc<Process>)> {
+        self.definitions.lock().ok()?.get(&id).cloned()
+    }
+
+    /// The definition an instance is pinned to, from the cache when it has
+    /// been read before (its `ir` text is then empty).
+    async fn pinned<T: Tx>(
+        &self,
+        tx: &mut T,
+        inst: &InstanceRow,
+    ) -> Result<(DefinitionRow, Arc<Process>), RuntimeError> {
+        if let Some(hit) = self.cached(inst.definition_id) {
+            return Ok(hit);
+        }
+        let def = self.definition_row(tx, inst).await?;
+        let process = self.process_of(&def)?;
+        Ok((def, process))
     }
 
     // ---------------------------------------------------------------- deploy
@@ -866,8 +889,7 @@ impl Engine {
                 });
             }
         }
-        let def = self.definition_row(tx, &inst).await?;
-        let process = self.process_of(&def)?;
+        let (def, process) = self.pinned(tx, &inst).await?;
         let t = self.transition(&process, &inst.state, name)?;
         if !actor.holds_any(&t.by) {
             return Err(RuntimeError::RoleMissing {
@@ -1021,8 +1043,7 @@ impl Engine {
                 });
             }
         }
-        let def = self.definition_row(tx, &inst).await?;
-        let process = self.process_of(&def)?;
+        let (def, process) = self.pinned(tx, &inst).await?;
         let Some(a) = process.approvals.iter().find(|a| a.name == name) else {
             return Err(RuntimeError::UnknownApproval {
                 approval: name.to_string(),
@@ -1392,8 +1413,7 @@ impl Engine {
         let still_there = entered
             .as_ref()
             .is_some_and(|e| e.to_state == inst.state && inst.revision >= timer.entered_seq);
-        let def = self.definition_row(tx, &inst).await?;
-        let process = self.process_of(&def)?;
+        let (_, process) = self.pinned(tx, &inst).await?;
         let t = process.transitions.iter().find(|t| {
             t.name == timer.transition
                 && t.after.is_some()
