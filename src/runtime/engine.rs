@@ -235,6 +235,31 @@ impl Engine {
         self.definitions.lock().ok()?.get(&id).cloned()
     }
 
+    /// The instance to change (refusing a stale `expected_revision`) and the
+    /// definition it is pinned to: the common start of `fire` and `decide`.
+    async fn load_for_write<T: Tx>(
+        &self,
+        tx: &mut T,
+        id: i64,
+        expected_revision: Option<i64>,
+    ) -> Result<(InstanceRow, DefinitionRow, Arc<Process>), RuntimeError> {
+        let inst = tx
+            .instance(id)
+            .await?
+            .ok_or(RuntimeError::UnknownInstance { id })?;
+        if let Some(expected) = expected_revision {
+            if expected != inst.revision {
+                return Err(RuntimeError::Conflict {
+                    id,
+                    expected,
+                    actual: Some(inst.revision),
+                });
+            }
+        }
+        let (def, process) = self.pinned(tx, &inst).await?;
+        Ok((inst, def, process))
+    }
+
     /// The definition an instance is pinned to, from the cache when it has
     /// been read before (its `ir` text is then empty).
     async fn pinned<T: Tx>(
@@ -876,20 +901,7 @@ impl Engine {
         expected_revision: Option<i64>,
         at: &str,
     ) -> Result<InstanceView, RuntimeError> {
-        let inst = tx
-            .instance(id)
-            .await?
-            .ok_or(RuntimeError::UnknownInstance { id })?;
-        if let Some(expected) = expected_revision {
-            if expected != inst.revision {
-                return Err(RuntimeError::Conflict {
-                    id,
-                    expected,
-                    actual: Some(inst.revision),
-                });
-            }
-        }
-        let (def, process) = self.pinned(tx, &inst).await?;
+        let (inst, def, process) = self.load_for_write(tx, id, expected_revision).await?;
         let t = self.transition(&process, &inst.state, name)?;
         if !actor.holds_any(&t.by) {
             return Err(RuntimeError::RoleMissing {
@@ -1030,20 +1042,7 @@ impl Engine {
         expected_revision: Option<i64>,
         at: &str,
     ) -> Result<InstanceView, RuntimeError> {
-        let inst = tx
-            .instance(id)
-            .await?
-            .ok_or(RuntimeError::UnknownInstance { id })?;
-        if let Some(expected) = expected_revision {
-            if expected != inst.revision {
-                return Err(RuntimeError::Conflict {
-                    id,
-                    expected,
-                    actual: Some(inst.revision),
-                });
-            }
-        }
-        let (def, process) = self.pinned(tx, &inst).await?;
+        let (inst, def, process) = self.load_for_write(tx, id, expected_revision).await?;
         let Some(a) = process.approvals.iter().find(|a| a.name == name) else {
             return Err(RuntimeError::UnknownApproval {
                 approval: name.to_string(),
