@@ -501,3 +501,49 @@ fn approve_a_service_request_from_the_command_line() {
     let verify = cli.run(&["audit", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stdout(&verify));
 }
+
+/// `pdca outbox` lists the notifications rendered when an instance enters a
+/// state with `on enter … notify`, once per role, and `--pending` filters.
+#[test]
+fn outbox_lists_rendered_notifications() {
+    let cli = Cli::new();
+    let defs = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/runtime_support/outbox.pdca"),
+        defs.path().join("outbox.pdca"),
+    )
+    .expect("copy definition");
+    let processes = defs.path().to_str().expect("utf-8 path");
+    let empty = cli.json(&["outbox"]);
+    assert_eq!(empty, serde_json::json!([]));
+    cli.json(&["deploy", "--processes", processes]);
+    let started = cli.json(&[
+        "instance",
+        "start",
+        "case",
+        "--as",
+        "ann:agent",
+        "--set",
+        "summary=Broken laptop",
+        "--set",
+        "priority=P2",
+    ]);
+    let id = started["id"].as_i64().expect("id").to_string();
+    cli.json(&["instance", "fire", &id, "submit", "--as", "ann:agent"]);
+    let rows = cli.json(&["outbox", "--pending"]);
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let text = serde_json::to_string(rows).expect("json");
+    assert!(text.contains("Broken laptop"), "{text}");
+    assert!(
+        text.contains("lead") && text.contains("requester"),
+        "{text}"
+    );
+    let human = cli.run(&["outbox"]);
+    assert_eq!(human.status.code(), Some(0));
+    assert!(
+        stdout(&human).contains("Broken laptop"),
+        "{}",
+        stdout(&human)
+    );
+}

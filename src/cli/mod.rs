@@ -7,6 +7,7 @@ mod coverage;
 mod deploy;
 mod explain;
 mod instance;
+mod outbox;
 mod runtime;
 mod tick;
 
@@ -52,6 +53,8 @@ enum Command {
     Audit(audit::Command),
     /// Fire the timer transitions (`after …`) that are due
     Tick(tick::Args),
+    /// List the notification outbox (`--pending`: not sent yet)
+    Outbox(outbox::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -72,5 +75,6 @@ pub fn main() -> ExitCode {
         Command::Instance(command) => instance::run(command),
         Command::Audit(command) => audit::run(command),
         Command::Tick(args) => tick::run(args),
+        Command::Outbox(args) => outbox::run(args),
     }
 }

@@ -12,6 +12,7 @@
 //! approval's outcome makes (see [`super::approval`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,8 @@ use super::audit::{canonical_json, EventContent, GENESIS};
 use super::calendar::BusinessCalendar;
 use super::clock::{self, ClockView, CLOCK_ACTOR, KIND_BREACH};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
-use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, Store, TimerRow, Tx};
+use super::outbox::{self, Subject};
+use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, TimerRow, Tx};
 use super::values::{self, EntryContext, Record};
 use crate::ir::{Process, Program, Transition};
 use crate::script;
@@ -185,6 +187,9 @@ pub struct Engine {
     /// Parsed definitions by id, with their row (IR text dropped): a
     /// definition never changes once stored, so a transition need not read it.
     definitions: Mutex<HashMap<i64, (DefinitionRow, Arc<Process>)>>,
+    /// Notifications whose template failed to render (stored with the
+    /// error as body) since this engine was made.
+    render_errors: AtomicU64,
 }
 
 /// Now, in UTC with microseconds (sorts as text).
@@ -198,7 +203,63 @@ impl Engine {
             store,
             scripts: script::sandboxed_engine(),
             definitions: Mutex::new(HashMap::new()),
+            render_errors: AtomicU64::new(0),
         }
+    }
+
+    /// How many notifications failed to render since this engine was made.
+    pub fn render_errors(&self) -> u64 {
+        self.render_errors.load(Ordering::Relaxed)
+    }
+
+    /// The notification outbox in id order; only unsent rows with
+    /// `pending_only`.
+    pub async fn outbox(&self, pending_only: bool) -> Result<Vec<OutboxRow>, RuntimeError> {
+        Ok(in_tx!(&self.store, Mode::Read, |tx| tx
+            .outbox(pending_only)
+            .await?))
+    }
+
+    /// The actor who started instance `id` (the actor of its first event).
+    async fn requester<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
+        Ok(tx.event(id, 1).await?.map(|e| e.actor).unwrap_or_default())
+    }
+
+    /// Writes the `on enter` notifications of instance `id` entering
+    /// `state` by event `seq`.
+    #[allow(clippy::too_many_arguments)]
+    async fn notify_entry<T: Tx>(
+        &self,
+        tx: &mut T,
+        process: &Process,
+        id: i64,
+        seq: i64,
+        state: &str,
+        record: &Record,
+        created_at: &str,
+        at: &str,
+    ) -> Result<(), RuntimeError> {
+        if !process
+            .on_enter
+            .iter()
+            .any(|o| o.states.iter().any(|s| s == state))
+        {
+            return Ok(());
+        }
+        let requester = Self::requester(tx, id).await?;
+        let subject = Subject {
+            id,
+            seq,
+            state,
+            record,
+            requester: &requester,
+            created_at,
+            at,
+        };
+        let errors = outbox::on_entry(tx, process, &subject).await?;
+        self.render_errors
+            .fetch_add(errors as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Connects (and migrates) the database at `url`.
@@ -847,6 +908,8 @@ impl Engine {
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &initial.name, 1, at).await?;
         clock::on_entry(tx, &process, id, &initial.name, &record, at).await?;
+        self.notify_entry(tx, &process, id, 1, &initial.name, &record, at, at)
+            .await?;
         let inst = InstanceRow {
             id,
             process: name.to_string(),
@@ -978,6 +1041,17 @@ impl Engine {
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &t.to, inst.revision + 1, at).await?;
         clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
+        self.notify_entry(
+            tx,
+            &process,
+            id,
+            inst.revision + 1,
+            &t.to,
+            &record,
+            &inst.created_at,
+            at,
+        )
+        .await?;
         let updated = InstanceRow {
             state: t.to.clone(),
             record: text,
@@ -1180,6 +1254,17 @@ impl Engine {
         if outcome.is_some() {
             schedule_timers(tx, &process, id, &state, revision, at).await?;
             clock::on_entry(tx, &process, id, &state, &record, at).await?;
+            self.notify_entry(
+                tx,
+                &process,
+                id,
+                revision,
+                &state,
+                &record,
+                &inst.created_at,
+                at,
+            )
+            .await?;
         }
         let updated = InstanceRow {
             state,
@@ -1362,6 +1447,26 @@ impl Engine {
         tx.insert_event(&event).await?;
         clock::breach(&mut c);
         tx.put_clock(&c).await?;
+        let (_, process) = self.pinned(tx, &inst).await?;
+        if let Some(sla) = process.slas.iter().find(|s| s.name == c.sla) {
+            if !sla.breach_escalate_to.is_empty() {
+                let record = parse_record(&inst)?;
+                let requester = Self::requester(tx, id).await?;
+                let subject = Subject {
+                    id,
+                    seq,
+                    state: &inst.state,
+                    record: &record,
+                    requester: &requester,
+                    created_at: &inst.created_at,
+                    at,
+                };
+                let errors =
+                    outbox::on_breach(tx, &process, sla, &subject, c.target, &due_at).await?;
+                self.render_errors
+                    .fetch_add(errors as u64, Ordering::Relaxed);
+            }
+        }
         Ok(ClockBreached {
             instance: id,
             sla: c.sla,
@@ -1481,6 +1586,8 @@ impl Engine {
         tx.insert_event(&event).await?;
         schedule_timers(tx, &process, id, &t.to, seq, at).await?;
         clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
+        self.notify_entry(tx, &process, id, seq, &t.to, &record, &inst.created_at, at)
+            .await?;
         Ok(TickOutcome::Fired(TimerFired {
             instance: id,
             process: inst.process.clone(),

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod outbox;
 pub mod store;
 pub mod values;
 

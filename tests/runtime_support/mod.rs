@@ -303,3 +303,9 @@ pub const CLOCKS: &str = include_str!("clocks.pdca");
 pub fn clocks_program() -> Program {
     program(&[("clocks.pdca", CLOCKS)])
 }
+
+pub const OUTBOX: &str = include_str!("outbox.pdca");
+
+pub fn outbox_program() -> Program {
+    program(&[("outbox.pdca", OUTBOX)])
+}

@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -38,6 +38,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "clocks",
         include_str!("migrations/sqlite/0003_clocks.sql"),
         include_str!("migrations/postgres/0003_clocks.sql"),
+    ),
+    (
+        4,
+        "outbox",
+        include_str!("migrations/sqlite/0004_outbox.sql"),
+        include_str!("migrations/postgres/0004_outbox.sql"),
     ),
 ];
 

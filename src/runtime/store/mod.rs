@@ -103,6 +103,23 @@ pub struct ClockRow {
     pub breached: bool,
 }
 
+/// One notification in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub event_seq: i64,
+    /// `on_enter` or `breach`.
+    pub kind: String,
+    pub recipient_role: String,
+    /// The recipient's id when known (`requester`: the starting actor).
+    pub recipient_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
 /// A pool of connections to one database.
 #[derive(Debug, Clone)]
 pub enum Store {

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use sqlx::{Postgres, Row, Sqlite, Transaction};
 
-use super::{ClockRow, DefinitionRow, EventRow, InstanceRow, Store, TimerRow};
+use super::{ClockRow, DefinitionRow, EventRow, InstanceRow, OutboxRow, Store, TimerRow};
 use crate::runtime::error::RuntimeError;
 
 type R<T> = Result<T, RuntimeError>;
@@ -93,6 +93,12 @@ pub(crate) trait Tx: Send {
     fn put_clock(&mut self, clock: &ClockRow) -> impl Future<Output = R<()>> + Send;
     /// The earliest clock due at `now`, claimed like [`Tx::claim_due_timer`].
     fn claim_due_clock(&mut self, now: &str) -> impl Future<Output = R<Option<ClockRow>>> + Send;
+
+    /// Inserts a notification unless the one for the same (instance,
+    /// event, kind, role) exists; `true` when inserted.
+    fn insert_outbox(&mut self, row: &OutboxRow) -> impl Future<Output = R<bool>> + Send;
+    /// The outbox in id order, only unsent rows with `pending_only`.
+    fn outbox(&mut self, pending_only: bool) -> impl Future<Output = R<Vec<OutboxRow>>> + Send;
 
     fn commit(self) -> impl Future<Output = R<()>> + Send;
 }
@@ -547,6 +553,53 @@ macro_rules! impl_tx {
                     .fetch_optional(&mut *self.0)
                     .await?;
                 row.as_ref().map(Self::clock_row).transpose()
+            }
+
+            async fn insert_outbox(&mut self, o: &OutboxRow) -> R<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO outbox (instance_id, event_seq, kind, recipient_role, \
+                     recipient_id, subject, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (instance_id, event_seq, kind, recipient_role) DO NOTHING",
+                )
+                .bind(o.instance_id)
+                .bind(o.event_seq)
+                .bind(&o.kind)
+                .bind(&o.recipient_role)
+                .bind(&o.recipient_id)
+                .bind(&o.subject)
+                .bind(&o.body)
+                .bind(&o.created_at)
+                .execute(&mut *self.0)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn outbox(&mut self, pending_only: bool) -> R<Vec<OutboxRow>> {
+                let rows = sqlx::query(
+                    "SELECT id, instance_id, event_seq, kind, recipient_role, recipient_id, \
+                     subject, body, created_at, sent_at FROM outbox \
+                     WHERE sent_at IS NULL OR NOT $1 ORDER BY id",
+                )
+                .bind(pending_only)
+                .fetch_all(&mut *self.0)
+                .await?;
+                rows.iter()
+                    .map(|r| -> R<OutboxRow> {
+                        Ok(OutboxRow {
+                            id: r.try_get("id")?,
+                            instance_id: r.try_get("instance_id")?,
+                            event_seq: r.try_get("event_seq")?,
+                            kind: r.try_get("kind")?,
+                            recipient_role: r.try_get("recipient_role")?,
+                            recipient_id: r.try_get("recipient_id")?,
+                            subject: r.try_get("subject")?,
+                            body: r.try_get("body")?,
+                            created_at: r.try_get("created_at")?,
+                            sent_at: r.try_get("sent_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn commit(self) -> R<()> {

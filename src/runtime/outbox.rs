@@ -1,0 +1,223 @@
+//! The notification outbox: `on enter … notify` and SLA `breach escalate
+//! to` write one row per recipient role, rendered with handlebars, in the
+//! transaction of the event that triggers them. The unique key (instance,
+//! event seq, kind, role) makes each notification exist once per event; a
+//! sender (not part of pdca yet) delivers rows and sets `sent_at`.
+//!
+//! A template that fails to render does not fail the event: its row holds
+//! the error text as body and the engine counts it.
+
+use handlebars::Handlebars;
+use serde_json::{json, Value};
+
+use super::error::RuntimeError;
+use super::store::{OutboxRow, Tx};
+use super::values::Record;
+use crate::ir::{Process, Sla};
+
+/// Kind of a row written on entering a state.
+pub const KIND_ON_ENTER: &str = "on_enter";
+/// Kind of a row written when an SLA is breached.
+pub const KIND_BREACH: &str = "breach";
+/// The role that names the instance's starting actor.
+pub const REQUESTER: &str = "requester";
+
+/// What a notification is about: the instance after the triggering event.
+pub(crate) struct Subject<'a> {
+    pub id: i64,
+    pub seq: i64,
+    pub state: &'a str,
+    pub record: &'a Record,
+    /// The actor who started the instance.
+    pub requester: &'a str,
+    pub created_at: &'a str,
+    pub at: &'a str,
+}
+
+fn registry() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(false);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb
+}
+
+fn process_title(p: &Process) -> String {
+    p.title.clone().unwrap_or_else(|| p.name.clone())
+}
+
+fn variables(process: &Process, s: &Subject<'_>, role: &str) -> Value {
+    let state_title = process
+        .states
+        .iter()
+        .find(|st| st.name == s.state)
+        .and_then(|st| st.title.clone())
+        .unwrap_or_else(|| s.state.to_string());
+    let recipient_id = (role == REQUESTER).then(|| s.requester.to_string());
+    json!({
+        "record": Value::Object(s.record.clone()),
+        "instance": {
+            "id": s.id,
+            "process": process.name,
+            "state": s.state,
+            "title": format!("{} {}", process_title(process), s.id),
+            "url": format!("pdca://{}/{}", process.name, s.id),
+            "revision": s.seq,
+            "created_at": s.created_at,
+        },
+        "process": { "name": process.name, "title": process_title(process) },
+        "recipient": { "role": role, "id": recipient_id },
+        "state": { "name": s.state, "title": state_title },
+    })
+}
+
+/// Renders (subject, body); the error text as body when rendering fails.
+fn render(
+    process: &Process,
+    template: Option<&str>,
+    default: (String, String),
+    vars: &Value,
+) -> ((String, String), bool) {
+    let Some(name) = template else {
+        return (default, false);
+    };
+    let Some(t) = process.templates.iter().find(|t| t.name == name) else {
+        return (
+            (
+                default.0,
+                format!("template `{name}` is not in the definition"),
+            ),
+            true,
+        );
+    };
+    let hb = registry();
+    let subject = hb.render_template(&t.subject, vars);
+    let body = hb.render_template(&t.body, vars);
+    match (subject, body) {
+        (Ok(s), Ok(b)) => ((s, b), false),
+        (Err(e), _) | (_, Err(e)) => (
+            (
+                default.0,
+                format!("template `{name}` failed to render: {e}"),
+            ),
+            true,
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    s: &Subject<'_>,
+    kind: &str,
+    roles: &[String],
+    template: Option<&str>,
+    extra: Option<(&str, Value)>,
+    default: impl Fn(&str) -> (String, String),
+) -> Result<usize, RuntimeError> {
+    let mut errors = 0;
+    for role in roles {
+        let mut vars = variables(process, s, role);
+        if let (Some((key, value)), Value::Object(map)) = (&extra, &mut vars) {
+            map.insert(key.to_string(), value.clone());
+        }
+        let ((subject, body), failed) = render(process, template, default(role), &vars);
+        errors += usize::from(failed);
+        tx.insert_outbox(&OutboxRow {
+            id: 0,
+            instance_id: s.id,
+            event_seq: s.seq,
+            kind: kind.to_string(),
+            recipient_role: role.clone(),
+            recipient_id: (role == REQUESTER).then(|| s.requester.to_string()),
+            subject,
+            body,
+            created_at: s.at.to_string(),
+            sent_at: None,
+        })
+        .await?;
+    }
+    Ok(errors)
+}
+
+/// Writes the rows of every `on enter` naming the state just entered;
+/// returns how many failed to render.
+pub(crate) async fn on_entry<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    s: &Subject<'_>,
+) -> Result<usize, RuntimeError> {
+    let mut errors = 0;
+    let title = process_title(process);
+    for on in &process.on_enter {
+        if !on.states.iter().any(|st| st == s.state) {
+            continue;
+        }
+        let default = |_: &str| {
+            let text = format!("{title} {} is now {}", s.id, s.state);
+            (text.clone(), format!("{text}.\n"))
+        };
+        errors += write(
+            tx,
+            process,
+            s,
+            KIND_ON_ENTER,
+            &on.notify,
+            on.template.as_deref(),
+            None,
+            default,
+        )
+        .await?;
+    }
+    Ok(errors)
+}
+
+fn minutes_text(m: i64) -> String {
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+/// Writes the rows of an SLA breach; returns how many failed to render.
+pub(crate) async fn on_breach<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    sla: &Sla,
+    s: &Subject<'_>,
+    target_minutes: i64,
+    due_at: &str,
+) -> Result<usize, RuntimeError> {
+    let sla_title = sla.title.clone().unwrap_or_else(|| sla.name.clone());
+    let target = minutes_text(target_minutes);
+    let vars = json!({
+        "name": sla.name,
+        "title": sla_title,
+        "target": target,
+        "elapsed": target,
+        "remaining": minutes_text(0),
+        "percent": 100,
+        "due_at": due_at,
+    });
+    let title = process_title(process);
+    let default = |_: &str| {
+        let subject = format!("SLA breached: {sla_title} for {title} {}", s.id);
+        let body = format!(
+            "The {target} target of {sla_title} was breached for {title} {} (state {}).\n",
+            s.id, s.state
+        );
+        (subject, body)
+    };
+    write(
+        tx,
+        process,
+        s,
+        KIND_BREACH,
+        &sla.breach_escalate_to,
+        sla.breach_template.as_deref(),
+        Some(("sla", vars)),
+        default,
+    )
+    .await
+}
