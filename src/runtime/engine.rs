@@ -477,6 +477,60 @@ async fn check_references<T: Tx>(
 }
 
 /// Builds the event row: canonical JSON columns and the chained hash.
+/// One step of an instance's history, for [`append_step`].
+struct Step<'a> {
+    actor: &'a Actor,
+    kind: &'a str,
+    transition: Option<&'a str>,
+    from: &'a str,
+    to: &'a str,
+    patch: &'a Record,
+}
+
+/// The hash the next event of instance `id` chains to.
+async fn chain_head<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
+    let prev = tx.last_event(id).await?;
+    Ok(prev.map_or_else(|| GENESIS.to_string(), |e| e.hash))
+}
+
+/// Writes one step: the instance row moves to `step.to` with `record`
+/// (refused with a conflict if it is no longer at `revision`), and the event
+/// that says so is appended to the chain after `prev_hash`.
+async fn append_step<T: Tx>(
+    tx: &mut T,
+    id: i64,
+    revision: i64,
+    record: &str,
+    at: &str,
+    step: Step<'_>,
+    prev_hash: &str,
+) -> Result<EventRow, RuntimeError> {
+    if !tx
+        .update_instance(id, revision, step.to, record, at)
+        .await?
+    {
+        return Err(RuntimeError::Conflict {
+            id,
+            expected: revision,
+            actual: None,
+        });
+    }
+    let event = new_event(
+        id,
+        revision + 1,
+        at,
+        step.actor,
+        step.kind,
+        step.transition,
+        Some(step.from),
+        step.to,
+        step.patch,
+        prev_hash,
+    );
+    tx.insert_event(&event).await?;
+    Ok(event)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn new_event(
     instance: i64,
@@ -1014,31 +1068,16 @@ impl Engine {
             });
         }
         let text = record_text(&record);
-        if !tx
-            .update_instance(id, inst.revision, &t.to, &text, at)
-            .await?
-        {
-            return Err(RuntimeError::Conflict {
-                id,
-                expected: inst.revision,
-                actual: None,
-            });
-        }
-        let prev = tx.last_event(id).await?;
-        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
-        let event = new_event(
-            id,
-            inst.revision + 1,
-            at,
+        let prev_hash = chain_head(tx, id).await?;
+        let step = Step {
             actor,
-            "fire",
-            Some(name),
-            Some(&inst.state),
-            &t.to,
-            &patch,
-            prev_hash,
-        );
-        tx.insert_event(&event).await?;
+            kind: "fire",
+            transition: Some(name),
+            from: &inst.state,
+            to: &t.to,
+            patch: &patch,
+        };
+        append_step(tx, id, inst.revision, &text, at, step, &prev_hash).await?;
         schedule_timers(tx, &process, id, &t.to, inst.revision + 1, at).await?;
         clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
         self.notify_entry(
@@ -1224,29 +1263,15 @@ impl Engine {
             ));
         }
         for (who, kind, transition, to, patch) in moves {
-            if !tx
-                .update_instance(id, revision, &to, &inst.record, at)
-                .await?
-            {
-                return Err(RuntimeError::Conflict {
-                    id,
-                    expected: inst.revision,
-                    actual: None,
-                });
-            }
-            let event = new_event(
-                id,
-                revision + 1,
-                at,
-                &who,
+            let step = Step {
+                actor: &who,
                 kind,
                 transition,
-                Some(&state),
-                &to,
-                &patch,
-                &prev_hash,
-            );
-            tx.insert_event(&event).await?;
+                from: &state,
+                to: &to,
+                patch: &patch,
+            };
+            let event = append_step(tx, id, revision, &inst.record, at, step, &prev_hash).await?;
             prev_hash = event.hash;
             revision += 1;
             state = to;
@@ -1417,34 +1442,19 @@ impl Engine {
             .instance(id)
             .await?
             .ok_or(RuntimeError::UnknownInstance { id })?;
-        if !tx
-            .update_instance(id, inst.revision, &inst.state, &inst.record, at)
-            .await?
-        {
-            return Err(RuntimeError::Conflict {
-                id,
-                expected: inst.revision,
-                actual: None,
-            });
-        }
-        let prev = tx.last_event(id).await?;
-        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
+        let prev_hash = chain_head(tx, id).await?;
         let seq = inst.revision + 1;
         let mut patch = Record::new();
         patch.insert("sla".into(), Value::from(c.sla.clone()));
-        let event = new_event(
-            id,
-            seq,
-            at,
-            &Actor::new(CLOCK_ACTOR, &[]),
-            KIND_BREACH,
-            None,
-            Some(&inst.state),
-            &inst.state,
-            &patch,
-            prev_hash,
-        );
-        tx.insert_event(&event).await?;
+        let step = Step {
+            actor: &Actor::new(CLOCK_ACTOR, &[]),
+            kind: KIND_BREACH,
+            transition: None,
+            from: &inst.state,
+            to: &inst.state,
+            patch: &patch,
+        };
+        append_step(tx, id, inst.revision, &inst.record, at, step, &prev_hash).await?;
         clock::breach(&mut c);
         tx.put_clock(&c).await?;
         let (_, process) = self.pinned(tx, &inst).await?;
@@ -1558,32 +1568,17 @@ impl Engine {
                 missing.join(", ")
             )));
         }
-        if !tx
-            .update_instance(id, inst.revision, &t.to, &inst.record, at)
-            .await?
-        {
-            return Err(RuntimeError::Conflict {
-                id,
-                expected: inst.revision,
-                actual: None,
-            });
-        }
-        let prev = tx.last_event(id).await?;
-        let prev_hash = prev.as_ref().map_or(GENESIS, |e| e.hash.as_str());
+        let prev_hash = chain_head(tx, id).await?;
         let seq = inst.revision + 1;
-        let event = new_event(
-            id,
-            seq,
-            at,
-            &actor,
-            "fire",
-            Some(&t.name),
-            Some(&inst.state),
-            &t.to,
-            &Record::new(),
-            prev_hash,
-        );
-        tx.insert_event(&event).await?;
+        let step = Step {
+            actor: &actor,
+            kind: "fire",
+            transition: Some(&t.name),
+            from: &inst.state,
+            to: &t.to,
+            patch: &Record::new(),
+        };
+        append_step(tx, id, inst.revision, &inst.record, at, step, &prev_hash).await?;
         schedule_timers(tx, &process, id, &t.to, seq, at).await?;
         clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
         self.notify_entry(tx, &process, id, seq, &t.to, &record, &inst.created_at, at)
