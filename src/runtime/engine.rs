@@ -24,6 +24,7 @@ use super::approval::{
 use super::audit::{canonical_json, EventContent, GENESIS};
 use super::calendar::BusinessCalendar;
 use super::clock::{self, ClockView, CLOCK_ACTOR, KIND_BREACH};
+use super::effects::Entered;
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::outbox::{self, Subject};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, TimerRow, Tx};
@@ -189,7 +190,7 @@ pub struct Engine {
     definitions: Mutex<HashMap<i64, (DefinitionRow, Arc<Process>)>>,
     /// Notifications whose template failed to render (stored with the
     /// error as body) since this engine was made.
-    render_errors: AtomicU64,
+    pub(super) render_errors: AtomicU64,
 }
 
 /// Now, in UTC with microseconds (sorts as text).
@@ -221,45 +222,8 @@ impl Engine {
     }
 
     /// The actor who started instance `id` (the actor of its first event).
-    async fn requester<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
+    pub(super) async fn requester<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
         Ok(tx.event(id, 1).await?.map(|e| e.actor).unwrap_or_default())
-    }
-
-    /// Writes the `on enter` notifications of instance `id` entering
-    /// `state` by event `seq`.
-    #[allow(clippy::too_many_arguments)]
-    async fn notify_entry<T: Tx>(
-        &self,
-        tx: &mut T,
-        process: &Process,
-        id: i64,
-        seq: i64,
-        state: &str,
-        record: &Record,
-        created_at: &str,
-        at: &str,
-    ) -> Result<(), RuntimeError> {
-        if !process
-            .on_enter
-            .iter()
-            .any(|o| o.states.iter().any(|s| s == state))
-        {
-            return Ok(());
-        }
-        let requester = Self::requester(tx, id).await?;
-        let subject = Subject {
-            id,
-            seq,
-            state,
-            record,
-            requester: &requester,
-            created_at,
-            at,
-        };
-        let errors = outbox::on_entry(tx, process, &subject).await?;
-        self.render_errors
-            .fetch_add(errors as u64, Ordering::Relaxed);
-        Ok(())
     }
 
     /// Connects (and migrates) the database at `url`.
@@ -609,41 +573,6 @@ pub fn timer_due(
     cal.add(start, d).map_err(|e| bad(e.to_string()))
 }
 
-/// Replaces the timers of instance `id` with one per `after` transition
-/// leaving `state`, entered by event `entered_seq` at `at`.
-async fn schedule_timers<T: Tx>(
-    tx: &mut T,
-    process: &Process,
-    id: i64,
-    state: &str,
-    entered_seq: i64,
-    at: &str,
-) -> Result<(), RuntimeError> {
-    tx.delete_timers(id).await?;
-    let mut seen: Vec<&str> = Vec::new();
-    for t in &process.transitions {
-        let Some(d) = &t.after else { continue };
-        if !t.from.iter().any(|f| f == state) || seen.contains(&t.name.as_str()) {
-            continue;
-        }
-        seen.push(&t.name);
-        let start: jiff::Timestamp =
-            at.parse().map_err(|e: jiff::Error| RuntimeError::Corrupt {
-                what: format!("entry time of instance {id}"),
-                reason: e.to_string(),
-            })?;
-        let due = timer_due(process, start, d)?;
-        tx.insert_timer(&TimerRow {
-            instance_id: id,
-            transition: t.name.clone(),
-            due_at: format!("{due:.6}"),
-            entered_seq,
-        })
-        .await?;
-    }
-    Ok(())
-}
-
 /// The actor timer transitions are fired as.
 pub const TIMER_ACTOR: &str = "system:timer";
 
@@ -960,10 +889,15 @@ impl Engine {
             GENESIS,
         );
         tx.insert_event(&event).await?;
-        schedule_timers(tx, &process, id, &initial.name, 1, at).await?;
-        clock::on_entry(tx, &process, id, &initial.name, &record, at).await?;
-        self.notify_entry(tx, &process, id, 1, &initial.name, &record, at, at)
-            .await?;
+        let entered = Entered {
+            id,
+            seq: 1,
+            state: &initial.name,
+            record: &record,
+            created_at: at,
+            at,
+        };
+        self.on_entered(tx, &process, &entered).await?;
         let inst = InstanceRow {
             id,
             process: name.to_string(),
@@ -1078,19 +1012,15 @@ impl Engine {
             patch: &patch,
         };
         append_step(tx, id, inst.revision, &text, at, step, &prev_hash).await?;
-        schedule_timers(tx, &process, id, &t.to, inst.revision + 1, at).await?;
-        clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
-        self.notify_entry(
-            tx,
-            &process,
+        let entered = Entered {
             id,
-            inst.revision + 1,
-            &t.to,
-            &record,
-            &inst.created_at,
+            seq: inst.revision + 1,
+            state: &t.to,
+            record: &record,
+            created_at: &inst.created_at,
             at,
-        )
-        .await?;
+        };
+        self.on_entered(tx, &process, &entered).await?;
         let updated = InstanceRow {
             state: t.to.clone(),
             record: text,
@@ -1277,19 +1207,15 @@ impl Engine {
             state = to;
         }
         if outcome.is_some() {
-            schedule_timers(tx, &process, id, &state, revision, at).await?;
-            clock::on_entry(tx, &process, id, &state, &record, at).await?;
-            self.notify_entry(
-                tx,
-                &process,
+            let entered = Entered {
                 id,
-                revision,
-                &state,
-                &record,
-                &inst.created_at,
+                seq: revision,
+                state: &state,
+                record: &record,
+                created_at: &inst.created_at,
                 at,
-            )
-            .await?;
+            };
+            self.on_entered(tx, &process, &entered).await?;
         }
         let updated = InstanceRow {
             state,
@@ -1579,10 +1505,15 @@ impl Engine {
             patch: &Record::new(),
         };
         append_step(tx, id, inst.revision, &inst.record, at, step, &prev_hash).await?;
-        schedule_timers(tx, &process, id, &t.to, seq, at).await?;
-        clock::on_entry(tx, &process, id, &t.to, &record, at).await?;
-        self.notify_entry(tx, &process, id, seq, &t.to, &record, &inst.created_at, at)
-            .await?;
+        let entered = Entered {
+            id,
+            seq,
+            state: &t.to,
+            record: &record,
+            created_at: &inst.created_at,
+            at,
+        };
+        self.on_entered(tx, &process, &entered).await?;
         Ok(TickOutcome::Fired(TimerFired {
             instance: id,
             process: inst.process.clone(),

@@ -4,6 +4,7 @@ pub mod approval;
 pub mod audit;
 pub mod calendar;
 pub mod clock;
+mod effects;
 pub mod engine;
 pub mod error;
 pub mod outbox;
