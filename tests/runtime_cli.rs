@@ -104,7 +104,8 @@ fn deploy_twice_then_drive_an_incident() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let id = v["id"].as_i64().expect("id");
     assert_eq!(v["state"], "logged");
-    assert_eq!(v["revision"], 1);
+    // start, then the `critical` escalation (priority P1).
+    assert_eq!(v["revision"], 2);
     assert_eq!(v["record"]["priority"], "P1", "derived from high x high");
     assert_eq!(v["record"]["major"], false, "--set converts by type");
     assert_eq!(v["record"]["channel"], "portal", "default");
@@ -120,10 +121,10 @@ fn deploy_twice_then_drive_an_incident() {
         "--set",
         "category=hardware",
         "--revision",
-        "1",
+        "2",
     ]);
     assert_eq!(fired["state"], "classified");
-    assert_eq!(fired["revision"], 2);
+    assert_eq!(fired["revision"], 3);
 
     // Fields from a JSON file, `--set` on top.
     let patch = cli.dir.path().join("patch.json");
@@ -150,8 +151,9 @@ fn deploy_twice_then_drive_an_incident() {
 
     let shown = cli.json(&["instance", "show", &id_text]);
     assert_eq!(shown["id"], id);
-    assert_eq!(shown["revision"], 3);
+    assert_eq!(shown["revision"], 4);
     assert_eq!(shown["version"], 1);
+    assert_eq!(shown["escalations"][0]["name"], "critical");
     assert!(shown["next"]
         .as_array()
         .expect("next")
@@ -160,11 +162,13 @@ fn deploy_twice_then_drive_an_incident() {
 
     let history = cli.json(&["instance", "history", &id_text]);
     let events = history["events"].as_array().expect("events");
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 4);
     assert_eq!(events[0]["kind"], "start");
-    assert_eq!(events[1]["transition"], "classify");
-    assert_eq!(events[1]["patch"]["category"], "hardware");
-    assert_eq!(events[2]["prev_hash"], events[1]["hash"]);
+    assert_eq!(events[1]["kind"], "escalation");
+    assert_eq!(events[1]["actor"], "system:escalation");
+    assert_eq!(events[2]["transition"], "classify");
+    assert_eq!(events[2]["patch"]["category"], "hardware");
+    assert_eq!(events[3]["prev_hash"], events[2]["hash"]);
 
     let human = cli.run(&["instance", "history", &id_text]);
     assert_eq!(human.status.code(), Some(0));
@@ -182,7 +186,7 @@ fn deploy_twice_then_drive_an_incident() {
     let verify = cli.run(&["audit", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
     assert!(
-        stdout(&verify).contains("OK: 1 instance, 3 events verified"),
+        stdout(&verify).contains("OK: 1 instance, 4 events verified"),
         "{}",
         stdout(&verify)
     );
@@ -255,7 +259,7 @@ fn refusals_exit_1_and_change_nothing() {
                 "--revision",
                 "7",
             ],
-            "expected revision 7, it is at revision 1",
+            "expected revision 7, it is at revision 2",
         ),
         (
             &[
@@ -296,9 +300,9 @@ fn refusals_exit_1_and_change_nothing() {
     assert_eq!(err["error"], "missing_fields");
 
     let shown = cli.json(&["instance", "show", &id]);
-    assert_eq!(shown["revision"], 1, "refusals changed nothing");
+    assert_eq!(shown["revision"], 2, "refusals changed nothing");
     let history = cli.json(&["instance", "history", &id]);
-    assert_eq!(history["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(history["events"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]

@@ -152,6 +152,29 @@ pub fn human_instance(v: &InstanceView) -> String {
             s += &format!("{}\n", ds.join("; "));
         }
     }
+    if let Some(by) = &v.spawned_by {
+        s += &format!("  spawned by {} {}\n", by.process, by.instance);
+    }
+    for c in &v.spawned {
+        s += &format!("  spawned {} {} (event {}", c.process, c.instance, c.seq);
+        if let Some(f) = &c.field {
+            s += &format!(", linked in `{f}`");
+        }
+        s += ")\n";
+    }
+    for e in &v.escalations {
+        s += &format!(
+            "  escalation `{}` raised in `{}` at {} (event {})",
+            e.title.as_deref().unwrap_or(&e.name),
+            e.state,
+            e.at,
+            e.seq
+        );
+        if let Some(role) = &e.assign {
+            s += &format!(", assigned to {role}");
+        }
+        s += "\n";
+    }
     s
 }
 

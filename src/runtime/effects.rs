@@ -23,20 +23,56 @@ pub(crate) struct Entered<'a> {
     pub record: &'a Record,
     pub created_at: &'a str,
     pub at: &'a str,
+    /// The state and record before the step; `None` at start (and, to
+    /// spare a copy, when the process has no escalation rule: they are the
+    /// only reader).
+    pub before: Option<Before<'a>>,
+    /// How many spawns led to this step in this transaction (0 when a
+    /// person, a timer or an approval made it).
+    pub spawn_depth: usize,
+}
+
+/// The instance before the step that entered a state.
+pub(crate) struct Before<'a> {
+    pub state: &'a str,
+    pub record: &'a Record,
+}
+
+/// Where the events appended after the step left the instance.
+pub(crate) struct Settled {
+    /// The revision after the step and its follow-up events.
+    pub revision: i64,
+    /// The record when a follow-up event changed it (a `link` field).
+    pub record: Option<Record>,
+}
+
+impl Settled {
+    /// The record after the step and its follow-up events.
+    pub fn record<'a>(&'a self, e: &'a Entered<'_>) -> &'a Record {
+        self.record.as_ref().unwrap_or(e.record)
+    }
 }
 
 impl Engine {
-    /// Sets the timers and clocks of the entered state and writes its
-    /// notifications.
+    /// Sets the timers and clocks of the entered state, writes its
+    /// notifications, spawns the instances it spawns and raises the
+    /// escalations whose condition became true.
     pub(crate) async fn on_entered<T: Tx>(
         &self,
         tx: &mut T,
         process: &Process,
         e: &Entered<'_>,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Settled, RuntimeError> {
         schedule_timers(tx, process, e.id, e.state, e.seq, e.at).await?;
         clock::on_entry(tx, process, e.id, e.state, e.record, e.at).await?;
-        self.notify_entry(tx, process, e).await
+        self.notify_entry(tx, process, e).await?;
+        let mut settled = Settled {
+            revision: e.seq,
+            record: None,
+        };
+        self.spawn_on_entry(tx, process, e, &mut settled).await?;
+        self.escalate(tx, process, e, &mut settled).await?;
+        Ok(settled)
     }
 
     /// Writes the `on enter` notifications of the entered state.

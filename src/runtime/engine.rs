@@ -24,9 +24,11 @@ use super::approval::{
 use super::audit::{canonical_json, EventContent, GENESIS};
 use super::calendar::BusinessCalendar;
 use super::clock::{self, ClockView, CLOCK_ACTOR, KIND_BREACH};
-use super::effects::Entered;
+use super::effects::{Before, Entered};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
+use super::escalation::{EscalationView, KIND_ESCALATION};
 use super::outbox::{self, Subject};
+use super::spawn::{LinkView, KIND_SPAWN};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, TimerRow, Tx};
 use super::values::{self, EntryContext, Record};
 use crate::ir::{Process, Program, Transition};
@@ -151,6 +153,15 @@ pub struct InstanceView {
     /// The instance's SLA clocks as of now (see [`super::clock`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<ClockView>,
+    /// The instance that spawned this one (filled by [`Engine::show`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spawned_by: Option<LinkView>,
+    /// The instances this one spawned (filled by [`Engine::show`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spawned: Vec<LinkView>,
+    /// The escalations raised on this instance (filled by [`Engine::show`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<EscalationView>,
 }
 
 /// An instance in a listing.
@@ -191,6 +202,9 @@ pub struct Engine {
     /// Notifications whose template failed to render (stored with the
     /// error as body) since this engine was made.
     pub(super) render_errors: AtomicU64,
+    /// Escalation conditions that failed to evaluate (counted as false)
+    /// since this engine was made.
+    pub(super) escalation_errors: AtomicU64,
 }
 
 /// Now, in UTC with microseconds (sorts as text).
@@ -205,12 +219,19 @@ impl Engine {
             scripts: script::sandboxed_engine(),
             definitions: Mutex::new(HashMap::new()),
             render_errors: AtomicU64::new(0),
+            escalation_errors: AtomicU64::new(0),
         }
     }
 
     /// How many notifications failed to render since this engine was made.
     pub fn render_errors(&self) -> u64 {
         self.render_errors.load(Ordering::Relaxed)
+    }
+
+    /// How many escalation conditions failed to evaluate since this engine
+    /// was made (each counted as false; see [`super::escalation`]).
+    pub fn escalation_errors(&self) -> u64 {
+        self.escalation_errors.load(Ordering::Relaxed)
     }
 
     /// The notification outbox in id order; only unsent rows with
@@ -314,17 +335,47 @@ impl Engine {
                 p.seal();
             }
         }
-        let report = in_tx!(&self.store, Mode::Write, |tx| {
-            let mut report = DeployReport {
-                processes: Vec::new(),
-            };
-            for p in &processes {
-                report.processes.push(deploy_one(&mut tx, p, &at).await?);
+        // Two deploys at once would both find no active version and insert
+        // the same one: PostgreSQL deploys queue on an advisory lock held
+        // to the end of the transaction (READ COMMITTED: each then sees what
+        // the one before committed); SQLite writers queue at BEGIN IMMEDIATE.
+        let report = match &self.store {
+            Store::Sqlite(pool) => {
+                let mut tx = Store::begin_sqlite(pool, Mode::Write).await?;
+                let report = deploy_all(&mut tx, &processes, &at).await?;
+                tx.commit().await?;
+                report
             }
-            report
-        });
+            Store::Postgres(pool) => {
+                let mut tx = Store::begin_pg(pool, Mode::Write).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(DEPLOY_LOCK)
+                    .execute(&mut *tx.0)
+                    .await?;
+                let report = deploy_all(&mut tx, &processes, &at).await?;
+                tx.commit().await?;
+                report
+            }
+        };
         Ok(report)
     }
+}
+
+/// The PostgreSQL advisory lock key deploys serialize on ("pdcadepl").
+const DEPLOY_LOCK: i64 = 0x7064_6361_6465_706c;
+
+async fn deploy_all<T: Tx>(
+    tx: &mut T,
+    processes: &[Process],
+    at: &str,
+) -> Result<DeployReport, RuntimeError> {
+    let mut report = DeployReport {
+        processes: Vec::new(),
+    };
+    for p in processes {
+        report.processes.push(deploy_one(tx, p, at).await?);
+    }
+    Ok(report)
 }
 
 async fn deploy_one<T: Tx>(tx: &mut T, p: &Process, at: &str) -> Result<Deployed, RuntimeError> {
@@ -401,7 +452,7 @@ fn corrupt_record(id: i64, e: impl std::fmt::Display) -> RuntimeError {
     }
 }
 
-fn parse_record(inst: &InstanceRow) -> Result<Record, RuntimeError> {
+pub(super) fn parse_record(inst: &InstanceRow) -> Result<Record, RuntimeError> {
     match serde_json::from_str(&inst.record) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(corrupt_record(inst.id, "not a JSON object")),
@@ -409,7 +460,7 @@ fn parse_record(inst: &InstanceRow) -> Result<Record, RuntimeError> {
     }
 }
 
-fn record_text(record: &Record) -> String {
+pub(super) fn record_text(record: &Record) -> String {
     canonical_json(&Value::Object(record.clone()))
 }
 
@@ -442,17 +493,17 @@ async fn check_references<T: Tx>(
 
 /// Builds the event row: canonical JSON columns and the chained hash.
 /// One step of an instance's history, for [`append_step`].
-struct Step<'a> {
-    actor: &'a Actor,
-    kind: &'a str,
-    transition: Option<&'a str>,
-    from: &'a str,
-    to: &'a str,
-    patch: &'a Record,
+pub(super) struct Step<'a> {
+    pub actor: &'a Actor,
+    pub kind: &'a str,
+    pub transition: Option<&'a str>,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub patch: &'a Record,
 }
 
 /// The hash the next event of instance `id` chains to.
-async fn chain_head<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
+pub(super) async fn chain_head<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
     let prev = tx.last_event(id).await?;
     Ok(prev.map_or_else(|| GENESIS.to_string(), |e| e.hash))
 }
@@ -460,7 +511,7 @@ async fn chain_head<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> 
 /// Writes one step: the instance row moves to `step.to` with `record`
 /// (refused with a conflict if it is no longer at `revision`), and the event
 /// that says so is appended to the chain after `prev_hash`.
-async fn append_step<T: Tx>(
+pub(super) async fn append_step<T: Tx>(
     tx: &mut T,
     id: i64,
     revision: i64,
@@ -662,6 +713,27 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
             (KIND_DECISION | KIND_APPROVED | KIND_REJECTED | KIND_BREACH, None) => {
                 return Err((e.seq, "an approval event before the start".into()))
             }
+            (KIND_SPAWN | KIND_ESCALATION, None) => {
+                return Err((e.seq, format!("a `{}` event before the start", e.kind)))
+            }
+            (KIND_SPAWN, Some(current)) => {
+                // Sets the `link` field, if any; the state stays.
+                if e.from_state.as_deref() != Some(current) || &e.to_state != current {
+                    return Err((e.seq, format!("a spawn outside the state `{current}`")));
+                }
+                super::spawn::check_event(process, current, e).map_err(|why| (e.seq, why))?;
+            }
+            (KIND_ESCALATION, Some(current)) => {
+                // An escalation leaves the record and the state as they are.
+                if e.from_state.as_deref() != Some(current) || &e.to_state != current {
+                    return Err((
+                        e.seq,
+                        format!("an escalation outside the state `{current}`"),
+                    ));
+                }
+                super::escalation::check_event(process, e).map_err(|why| (e.seq, why))?;
+                continue;
+            }
             (KIND_DECISION, Some(current)) => {
                 let name = approval_of(e);
                 let known = process
@@ -707,10 +779,14 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
             }
             (kind, _) => return Err((e.seq, format!("unknown event kind `{kind}`"))),
         }
-        let patch = match serde_json::from_str(&e.patch) {
+        let mut patch: Record = match serde_json::from_str(&e.patch) {
             Ok(Value::Object(p)) => p,
             _ => return Err((e.seq, "its patch is not a JSON object".into())),
         };
+        if e.kind == "start" || e.kind == KIND_SPAWN {
+            // `$…` keys name the spawner or the spawned instance, not fields.
+            patch.retain(|k, _| !k.starts_with('$'));
+        }
         values::apply_patch(process, &mut record, &patch);
         state = Some(e.to_state.clone());
     }
@@ -754,6 +830,9 @@ impl Engine {
             updated_at: inst.updated_at.clone(),
             next: fireable_from(&process, &inst.state),
             approvals,
+            spawned_by: None,
+            spawned: Vec::new(),
+            escalations: Vec::new(),
             clocks: if process.slas.is_empty() {
                 Vec::new()
             } else {
@@ -776,7 +855,7 @@ impl Engine {
             })
     }
 
-    async fn active<T: Tx>(
+    pub(super) async fn active<T: Tx>(
         &self,
         tx: &mut T,
         process: &str,
@@ -847,6 +926,31 @@ impl Engine {
                 allowed: process.started_by.clone(),
             });
         }
+        let inst = self
+            .start_checked(tx, &def, &process, actor, fields, at, None, 0)
+            .await?;
+        self.view_in(tx, &inst, &def).await
+    }
+
+    /// Starts an instance of `process` (stored as `def`) once the starter is
+    /// known to be allowed: checks the initial record, writes the instance
+    /// and its `start` event and sets in motion what entering the initial
+    /// state does. A spawned instance names its spawner in the start event
+    /// (`spawned_by`, under [`super::spawn::SPAWNED_BY`]); `spawn_depth`
+    /// counts the spawns that led here in this transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn start_checked<T: Tx>(
+        &self,
+        tx: &mut T,
+        def: &DefinitionRow,
+        process: &Process,
+        actor: &Actor,
+        fields: &Value,
+        at: &str,
+        spawned_by: Option<Value>,
+        spawn_depth: usize,
+    ) -> Result<InstanceRow, RuntimeError> {
+        let name = process.name.as_str();
         let initial =
             process
                 .states
@@ -860,12 +964,12 @@ impl Engine {
             at,
             actor: &actor.id,
         };
-        let patch = values::normalize_patch(&process, fields, ctx, true)
+        let patch = values::normalize_patch(process, fields, ctx, true)
             .map_err(|problems| RuntimeError::InvalidFields { problems })?;
-        check_references(tx, &process, &patch).await?;
+        check_references(tx, process, &patch).await?;
         let mut record = Record::new();
-        values::apply_patch(&process, &mut record, &patch);
-        let missing = values::missing(&record, values::required_in(&process, &initial.name));
+        values::apply_patch(process, &mut record, &patch);
+        let missing = values::missing(&record, values::required_in(process, &initial.name));
         if !missing.is_empty() {
             return Err(RuntimeError::MissingFields {
                 fields: missing,
@@ -876,6 +980,10 @@ impl Engine {
         let id = tx
             .insert_instance(name, def.id, &initial.name, &text, at)
             .await?;
+        let mut event_patch = patch;
+        if let Some(origin) = spawned_by {
+            event_patch.insert(super::spawn::SPAWNED_BY.into(), origin);
+        }
         let event = new_event(
             id,
             1,
@@ -885,7 +993,7 @@ impl Engine {
             None,
             None,
             &initial.name,
-            &patch,
+            &event_patch,
             GENESIS,
         );
         tx.insert_event(&event).await?;
@@ -896,19 +1004,20 @@ impl Engine {
             record: &record,
             created_at: at,
             at,
+            before: None,
+            spawn_depth,
         };
-        self.on_entered(tx, &process, &entered).await?;
-        let inst = InstanceRow {
+        let settled = self.on_entered(tx, process, &entered).await?;
+        Ok(InstanceRow {
             id,
             process: name.to_string(),
             definition_id: def.id,
             state: initial.name.clone(),
-            record: text,
-            revision: 1,
+            record: settled.record.as_ref().map_or(text, record_text),
+            revision: settled.revision,
             created_at: at.to_string(),
             updated_at: at.to_string(),
-        };
-        self.view_in(tx, &inst, &def).await
+        })
     }
 
     // ------------------------------------------------------------------ fire
@@ -970,6 +1079,8 @@ impl Engine {
             .map_err(|problems| RuntimeError::InvalidFields { problems })?;
         check_references(tx, &process, &patch).await?;
         let mut record = parse_record(&inst)?;
+        // Only escalation conditions read the record before the step.
+        let before_record = (!process.escalations.is_empty()).then(|| record.clone());
         values::apply_patch(&process, &mut record, &patch);
         if let Some(guard) = &t.guard {
             match self.guard(guard, &record, actor, &inst) {
@@ -1019,12 +1130,17 @@ impl Engine {
             record: &record,
             created_at: &inst.created_at,
             at,
+            before: before_record.as_ref().map(|record| Before {
+                state: &inst.state,
+                record,
+            }),
+            spawn_depth: 0,
         };
-        self.on_entered(tx, &process, &entered).await?;
+        let settled = self.on_entered(tx, &process, &entered).await?;
         let updated = InstanceRow {
             state: t.to.clone(),
-            record: text,
-            revision: inst.revision + 1,
+            record: settled.record.as_ref().map_or(text, record_text),
+            revision: settled.revision,
             updated_at: at.to_string(),
             ..inst
         };
@@ -1206,6 +1322,7 @@ impl Engine {
             revision += 1;
             state = to;
         }
+        let mut record_after = None;
         if outcome.is_some() {
             let entered = Entered {
                 id,
@@ -1214,12 +1331,21 @@ impl Engine {
                 record: &record,
                 created_at: &inst.created_at,
                 at,
+                before: Some(Before {
+                    state: &inst.state,
+                    record: &record,
+                }),
+                spawn_depth: 0,
             };
-            self.on_entered(tx, &process, &entered).await?;
+            let settled = self.on_entered(tx, &process, &entered).await?;
+            revision = settled.revision;
+            record_after = settled.record.as_ref().map(record_text);
         }
+        let record = record_after.unwrap_or_else(|| inst.record.clone());
         let updated = InstanceRow {
             state,
             revision,
+            record,
             updated_at: at.to_string(),
             ..inst
         };
@@ -1268,7 +1394,7 @@ impl Engine {
     }
 
     /// Evaluates a guard in the sandbox over the record after the patch.
-    fn guard(
+    pub(super) fn guard(
         &self,
         source: &str,
         record: &Record,
@@ -1512,6 +1638,11 @@ impl Engine {
             record: &record,
             created_at: &inst.created_at,
             at,
+            before: Some(Before {
+                state: &inst.state,
+                record: &record,
+            }),
+            spawn_depth: 0,
         };
         self.on_entered(tx, &process, &entered).await?;
         Ok(TickOutcome::Fired(TimerFired {
@@ -1527,6 +1658,8 @@ impl Engine {
 
     // ----------------------------------------------------------------- reads
 
+    /// The instance as shown, with the instances it spawned or was spawned
+    /// by and the escalations raised on it (read from its events).
     pub async fn show(&self, id: i64) -> Result<InstanceView, RuntimeError> {
         let view = in_tx!(&self.store, Mode::Read, |tx| {
             let inst = tx
@@ -1534,7 +1667,13 @@ impl Engine {
                 .await?
                 .ok_or(RuntimeError::UnknownInstance { id })?;
             let def = self.definition_row(&mut tx, &inst).await?;
-            self.view_in(&mut tx, &inst, &def).await?
+            let mut view = self.view_in(&mut tx, &inst, &def).await?;
+            let events = tx.events(id).await?;
+            let process = self.process_of(&def)?;
+            view.spawned_by = super::spawn::spawned_by(&events);
+            view.spawned = super::spawn::spawned(&events);
+            view.escalations = super::escalation::raised(&process, &events);
+            view
         });
         Ok(view)
     }

@@ -128,6 +128,33 @@ pub enum RuntimeError {
         decision: String,
         seq: i64,
     },
+    /// Starting an instance the step spawns was refused: the whole step is.
+    SpawnRefused {
+        /// The spawning process and state.
+        process: String,
+        /// The spawning instance, unless the step was its start (then it
+        /// does not exist either).
+        instance: Option<i64>,
+        state: String,
+        /// The process that would have been spawned.
+        spawned: String,
+        reason: Box<RuntimeError>,
+    },
+    /// A spawn's `when` condition could not be evaluated: the step is refused.
+    SpawnGuardFailed {
+        process: String,
+        state: String,
+        spawned: String,
+        guard: String,
+        reason: String,
+    },
+    /// Spawned instances spawning in turn went deeper than the limit
+    /// (definitions spawning each other in a cycle).
+    SpawnTooDeep {
+        /// The processes from the first spawner to the refused spawn.
+        chain: Vec<String>,
+        limit: usize,
+    },
     /// Optimistic concurrency: the instance changed since it was read.
     Conflict {
         id: i64,
@@ -195,6 +222,9 @@ impl RuntimeError {
             RuntimeError::RequesterMayNotDecide { .. } => "requester_may_not_decide",
             RuntimeError::ExcludedRole { .. } => "excluded_role",
             RuntimeError::AlreadyDecided { .. } => "already_decided",
+            RuntimeError::SpawnRefused { .. } => "spawn_refused",
+            RuntimeError::SpawnGuardFailed { .. } => "spawn_guard_failed",
+            RuntimeError::SpawnTooDeep { .. } => "spawn_too_deep",
             RuntimeError::Conflict { .. } => "conflict",
             RuntimeError::UnsupportedUrl { .. } => "unsupported_url",
             RuntimeError::Unreachable { .. } => "unreachable",
@@ -214,6 +244,10 @@ impl RuntimeError {
             RuntimeError::Conflict { id, .. } => Some(format!(
                 "reload the instance (`pdca instance show {id}`) and try again"
             )),
+            RuntimeError::SpawnRefused { reason, .. } => reason.help(),
+            RuntimeError::SpawnTooDeep { .. } => Some(
+                "the definitions spawn each other in a cycle: give one `spawn` a `when` condition that stops it, e.g. `when record.LINK == ()`".into(),
+            ),
             RuntimeError::SchemaTooNew { .. } => {
                 Some("use a pdca release at least as new as the one that wrote the database".into())
             }
@@ -370,6 +404,38 @@ impl fmt::Display for RuntimeError {
             } => write!(
                 f,
                 "`{actor}` already decided `{approval}` in this round ({decision}, event seq {seq})"
+            ),
+            RuntimeError::SpawnRefused {
+                process,
+                instance,
+                state,
+                spawned,
+                reason,
+            } => {
+                match instance {
+                    Some(id) => write!(f, "`{process}` {id} entering `{state}`")?,
+                    None => write!(f, "a new `{process}` entering `{state}`")?,
+                }
+                write!(f, " spawns a `{spawned}`, which is refused: {reason}")
+            }
+            RuntimeError::SpawnGuardFailed {
+                process,
+                state,
+                spawned,
+                guard,
+                reason,
+            } => write!(
+                f,
+                "the condition `{guard}` of `spawn {spawned} on enter {state}` in `{process}` could not be evaluated ({reason}); the step is refused"
+            ),
+            RuntimeError::SpawnTooDeep { chain, limit } => write!(
+                f,
+                "spawning stopped after {limit} spawns in one step: {}",
+                chain
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" → ")
             ),
             RuntimeError::Conflict {
                 id,

@@ -7,7 +7,9 @@ pub mod clock;
 mod effects;
 pub mod engine;
 pub mod error;
+pub mod escalation;
 pub mod outbox;
+pub mod spawn;
 pub mod store;
 pub mod values;
 

@@ -1,5 +1,5 @@
-//! The notification outbox: `on enter … notify` and SLA `breach escalate
-//! to` write one row per recipient role, rendered with handlebars, in the
+//! The notification outbox: `on enter … notify`, SLA `breach escalate
+//! to` and raised `escalation` rules write one row per recipient role, rendered with handlebars, in the
 //! transaction of the event that triggers them. The unique key (instance,
 //! event seq, kind, role) makes each notification exist once per event; a
 //! sender (not part of pdca yet) delivers rows and sets `sent_at`.
@@ -13,12 +13,14 @@ use serde_json::{json, Value};
 use super::error::RuntimeError;
 use super::store::{OutboxRow, Tx};
 use super::values::Record;
-use crate::ir::{Process, Sla};
+use crate::ir::{Escalation, Process, Sla};
 
 /// Kind of a row written on entering a state.
 pub const KIND_ON_ENTER: &str = "on_enter";
 /// Kind of a row written when an SLA is breached.
 pub const KIND_BREACH: &str = "breach";
+/// Kind of a row written when an escalation rule is raised.
+pub const KIND_ESCALATION: &str = "escalation";
 /// The role that names the instance's starting actor.
 pub const REQUESTER: &str = "requester";
 
@@ -220,4 +222,40 @@ pub(crate) async fn on_breach<T: Tx>(
         default,
     )
     .await
+}
+
+/// Writes the rows of a raised escalation rule (the subject's event is the
+/// `escalation` event); returns how many failed to render.
+pub(crate) async fn on_escalation<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    rule: &Escalation,
+    s: &Subject<'_>,
+) -> Result<usize, RuntimeError> {
+    let rule_title = rule.title.clone().unwrap_or_else(|| rule.name.clone());
+    let vars = json!({ "name": rule.name, "title": rule_title });
+    let title = process_title(process);
+    let default = |_: &str| {
+        let subject = format!("Escalation: {rule_title} on {title} {}", s.id);
+        let body = format!(
+            "{title} {} was escalated: {rule_title} (state {}).\n",
+            s.id, s.state
+        );
+        (subject, body)
+    };
+    let mut errors = 0;
+    for notify in &rule.notify {
+        errors += write(
+            tx,
+            process,
+            s,
+            KIND_ESCALATION,
+            &notify.roles,
+            notify.template.as_deref(),
+            Some(("escalation", vars.clone())),
+            default,
+        )
+        .await?;
+    }
+    Ok(errors)
 }

@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -44,6 +44,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "outbox",
         include_str!("migrations/sqlite/0004_outbox.sql"),
         include_str!("migrations/postgres/0004_outbox.sql"),
+    ),
+    (
+        5,
+        "escalation outbox rows",
+        include_str!("migrations/sqlite/0005_escalation_outbox.sql"),
+        include_str!("migrations/postgres/0005_escalation_outbox.sql"),
     ),
 ];
 
@@ -86,7 +92,27 @@ async fn check_version<C: Migrate + ?Sized>(conn: &mut C) -> Result<(), RuntimeE
 }
 
 /// Applies the migrations this database lacks; a no-op when it is current.
+///
+/// Several pdca processes may migrate one fresh database at once (two
+/// `pdca deploy`): on PostgreSQL they race to create the version table, on
+/// SQLite (no advisory lock) to apply the same migration. The loser's
+/// transaction rolls back and it tries again, finding what the winner
+/// applied; each retry follows another process's progress, so one per
+/// migration is enough.
 pub async fn run(store: &Store) -> Result<(), RuntimeError> {
+    let mut retries = MIGRATIONS.len() + 1;
+    loop {
+        match run_once(store).await {
+            Err(RuntimeError::Migration { .. }) if retries > 0 => {
+                retries -= 1;
+                tokio::task::yield_now().await;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn run_once(store: &Store) -> Result<(), RuntimeError> {
     let result = match store {
         Store::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
