@@ -16,6 +16,7 @@ pub mod load;
 pub mod lower;
 pub mod runtime;
 pub mod script;
+pub mod server;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;

@@ -210,12 +210,15 @@ async fn deploy_is_idempotent_and_versions_pin_instances(db: &TestDb) {
     assert_eq!(start(&e).await.version, 1);
     assert_eq!(db.count("SELECT COUNT(*) FROM definitions").await, 3);
 
-    let list = e.list(Some("ticket"), None).await.expect("list");
+    let list = e.list(Some("ticket"), None, 100, None).await.expect("list");
     assert_eq!(
         list.iter().map(|i| i.version).collect::<Vec<_>>(),
         vec![1, 2, 1]
     );
-    let expired = e.list(None, Some("expired")).await.expect("list");
+    let expired = e
+        .list(None, Some("expired"), 100, None)
+        .await
+        .expect("list");
     assert_eq!(expired.len(), 1);
     assert!(e.verify().await.expect("verify").ok);
 }
@@ -360,7 +363,11 @@ async fn start_refuses_bad_records_and_changes_nothing(db: &TestDb) {
 
     assert_eq!(instances(db).await, 0);
     assert_eq!(events(db).await, 0);
-    assert!(e.list(None, None).await.expect("list").is_empty());
+    assert!(e
+        .list(None, None, 100, None)
+        .await
+        .expect("list")
+        .is_empty());
 
     // A link to an instance of the wrong process.
     let ticket = start(&e).await;
@@ -932,7 +939,10 @@ async fn migrations_are_idempotent_and_newer_schemas_refused(db: &TestDb) {
     e.store().close().await;
     for _ in 0..2 {
         let again = engine(db).await;
-        assert_eq!(again.list(None, None).await.expect("list").len(), 1);
+        assert_eq!(
+            again.list(None, None, 100, None).await.expect("list").len(),
+            1
+        );
         again.store().close().await;
     }
     assert_eq!(

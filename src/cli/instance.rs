@@ -119,6 +119,12 @@ pub struct ListArgs {
     /// Only instances in this state
     #[arg(long)]
     state: Option<String>,
+    /// At most this many instances (a page)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    limit: u32,
+    /// Only instances with an id greater than this (the next page)
+    #[arg(long, value_name = "ID")]
+    after: Option<i64>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -396,14 +402,25 @@ fn list(args: ListArgs) -> ExitCode {
     let format = args.db.format;
     let rows = match with_engine(&args.db, async |engine| {
         engine
-            .list(args.process.as_deref(), args.state.as_deref())
+            .list(
+                args.process.as_deref(),
+                args.state.as_deref(),
+                args.limit,
+                args.after,
+            )
             .await
     }) {
         Ok(rows) => rows,
         Err(code) => return code,
     };
+    // A full page may have more after it.
+    let next = if rows.len() == args.limit as usize {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
     let text = match format {
-        Format::Json => runtime::json_text(&json!({ "instances": rows })),
+        Format::Json => runtime::json_text(&json!({ "instances": rows, "next": next })),
         Format::Human => {
             let pw = rows
                 .iter()
@@ -427,6 +444,9 @@ fn list(args: ListArgs) -> ExitCode {
                 rows.len(),
                 if rows.len() == 1 { "" } else { "s" }
             );
+            if let Some(next) = next {
+                s += &format!("next: --after {next}\n");
+            }
             s
         }
     };

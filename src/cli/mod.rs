@@ -9,7 +9,9 @@ mod explain;
 mod instance;
 mod outbox;
 mod runtime;
+mod serve;
 mod tick;
+mod token;
 
 use std::process::ExitCode;
 
@@ -55,6 +57,11 @@ enum Command {
     Tick(tick::Args),
     /// List the notification outbox (`--pending`: not sent yet)
     Outbox(outbox::Args),
+    /// Host the runtime over HTTP (deploys the definitions first)
+    Serve(serve::Args),
+    /// Bearer tokens for `pdca serve`: `pdca token new --actor A --roles R`
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 pub fn main() -> ExitCode {
@@ -76,5 +83,7 @@ pub fn main() -> ExitCode {
         Command::Audit(command) => audit::run(command),
         Command::Tick(args) => tick::run(args),
         Command::Outbox(args) => outbox::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(command) => token::run(command),
     }
 }

@@ -1712,14 +1712,21 @@ impl Engine {
             .collect()
     }
 
-    /// Instances, optionally of one process and/or in one state, by id.
+    /// Instances, optionally of one process and/or in one state, by id:
+    /// at most `limit` of those with an id greater than `after` (keyset
+    /// paging: pass the last id of a page to get the next one).
     pub async fn list(
         &self,
         process: Option<&str>,
         state: Option<&str>,
+        limit: u32,
+        after: Option<i64>,
     ) -> Result<Vec<InstanceSummary>, RuntimeError> {
+        let after = after.unwrap_or(0);
         let list = in_tx!(&self.store, Mode::Read, |tx| {
-            let rows = tx.list_instances(process, state).await?;
+            let rows = tx
+                .list_instances(process, state, i64::from(limit), after)
+                .await?;
             let mut versions: HashMap<i64, i64> = HashMap::new();
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {

@@ -55,10 +55,14 @@ pub(crate) trait Tx: Send {
         record: &str,
         at: &str,
     ) -> impl Future<Output = R<bool>> + Send;
+    /// Instances with an id greater than `after` (keyset paging), optionally
+    /// of one process and/or in one state, ascending by id, at most `limit`.
     fn list_instances(
         &mut self,
         process: Option<&str>,
         state: Option<&str>,
+        limit: i64,
+        after: i64,
     ) -> impl Future<Output = R<Vec<InstanceRow>>> + Send;
     /// Instance ids greater than `after`, ascending, at most `limit`.
     fn instance_ids(&mut self, after: i64, limit: i64) -> impl Future<Output = R<Vec<i64>>> + Send;
@@ -101,6 +105,16 @@ pub(crate) trait Tx: Send {
     fn outbox(&mut self, pending_only: bool) -> impl Future<Output = R<Vec<OutboxRow>>> + Send;
 
     fn commit(self) -> impl Future<Output = R<()>> + Send;
+
+    /// Breached SLA clocks across instances, ordered by (instance, SLA),
+    /// after the key `after` (keyset paging), at most `limit`. A breached
+    /// clock has no `due_at` any more (see `clock::breach`), so the key is
+    /// the clock's primary key.
+    fn breached_clocks(
+        &mut self,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<ClockRow>>> + Send;
 }
 
 pub(crate) struct SqliteTx(pub Transaction<'static, Sqlite>);
@@ -372,15 +386,19 @@ macro_rules! impl_tx {
                 &mut self,
                 process: Option<&str>,
                 state: Option<&str>,
+                limit: i64,
+                after: i64,
             ) -> R<Vec<InstanceRow>> {
                 let rows = sqlx::query(
                     "SELECT id, process, definition_id, state, record, revision, created_at, \
                      updated_at FROM instances \
-                     WHERE ($1 IS NULL OR process = $1) AND ($2 IS NULL OR state = $2) \
-                     ORDER BY id",
+                     WHERE id > $3 AND ($1 IS NULL OR process = $1) AND ($2 IS NULL OR state = $2) \
+                     ORDER BY id LIMIT $4",
                 )
                 .bind(process)
                 .bind(state)
+                .bind(after)
+                .bind(limit)
                 .fetch_all(&mut *self.0)
                 .await?;
                 rows.iter().map(Self::instance_row).collect()
@@ -605,6 +623,28 @@ macro_rules! impl_tx {
             async fn commit(self) -> R<()> {
                 self.0.commit().await?;
                 Ok(())
+            }
+
+            async fn breached_clocks(
+                &mut self,
+                after: Option<(i64, &str)>,
+                limit: i64,
+            ) -> R<Vec<ClockRow>> {
+                let (after_id, after_sla) = match after {
+                    Some((id, sla)) => (id, sla),
+                    None => (i64::MIN, ""),
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", clock_columns!(), " FROM clocks \
+                     WHERE breached <> 0 AND (instance_id > $1 OR (instance_id = $1 AND sla > $2)) \
+                     ORDER BY instance_id, sla LIMIT $3"
+                ))
+                .bind(after_id)
+                .bind(after_sla)
+                .bind(limit)
+                .fetch_all(&mut *self.0)
+                .await?;
+                rows.iter().map(Self::clock_row).collect()
             }
         }
     };

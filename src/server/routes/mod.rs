@@ -1,0 +1,91 @@
+//! The routes, one module per resource, and the extractors that turn
+//! axum's rejections into the API's error shape.
+
+mod instances;
+mod ops;
+mod processes;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::ApiError;
+use super::AppState;
+
+/// Every route, each registered with its OpenAPI operation.
+pub fn all() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(processes::list))
+        .routes(routes!(processes::show))
+        .routes(routes!(processes::diagram))
+        .routes(routes!(instances::start, instances::list))
+        .routes(routes!(instances::show))
+        .routes(routes!(instances::history))
+        .routes(routes!(instances::fire))
+        .routes(routes!(instances::decide))
+        .routes(routes!(instances::clocks))
+        .routes(routes!(ops::breaches))
+        .routes(routes!(ops::coverage))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+}
+
+/// `axum::Json` with the API's errors (malformed JSON 400, wrong types
+/// 422, missing content type 415, body over the limit 413).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Json(v))
+    }
+}
+
+/// `axum::extract::Path` with the API's errors.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Path(v))
+    }
+}
+
+/// `axum::extract::Query` with the API's errors.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(v))
+    }
+}
+
+/// Page sizes: at most this many items per page, this many by default.
+pub const MAX_LIMIT: u32 = 1000;
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// A `limit` query parameter within 1..=[`MAX_LIMIT`].
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("`limit` must be between 1 and {MAX_LIMIT}, not {n}"),
+        )),
+    }
+}
