@@ -116,7 +116,11 @@ pub fn status_of(e: &RuntimeError) -> StatusCode {
         | E::InvalidFields { .. }
         | E::MissingFields { .. }
         | E::GuardFalse { .. }
-        | E::GuardFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | E::GuardFailed { .. }
+        | E::SpawnGuardFailed { .. }
+        | E::SpawnTooDeep { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        // The step is refused for the reason its spawned start was.
+        E::SpawnRefused { reason, .. } => status_of(reason),
         E::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         E::UnsupportedUrl { .. }
         | E::SchemaTooNew { .. }
@@ -202,6 +206,29 @@ fn details_of(e: &RuntimeError) -> Value {
             expected,
             actual,
         } => json!({"id": id, "expected": expected, "actual": actual}),
+        E::SpawnRefused {
+            process,
+            instance,
+            state,
+            spawned,
+            reason,
+        } => json!({
+            "process": process,
+            "instance": instance,
+            "state": state,
+            "spawned": spawned,
+            "reason": {"code": reason.code(), "message": reason.to_string(), "details": details_of(reason)},
+        }),
+        E::SpawnGuardFailed {
+            process,
+            state,
+            spawned,
+            guard,
+            reason,
+        } => {
+            json!({"process": process, "state": state, "spawned": spawned, "guard": guard, "reason": reason})
+        }
+        E::SpawnTooDeep { chain, limit } => json!({"chain": chain, "limit": limit}),
         E::UnsupportedUrl { .. }
         | E::Unreachable { .. }
         | E::SchemaTooNew { .. }

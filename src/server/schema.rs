@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 use crate::runtime::approval::{DecisionView, OpenApproval};
 use crate::runtime::clock::ClockView;
 use crate::runtime::engine::{EventView, InstanceSummary, InstanceView};
+use crate::runtime::escalation::EscalationView;
+use crate::runtime::spawn::LinkView;
 
 /// An instance: where it is, its record, what can happen next.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -39,6 +41,15 @@ pub struct Instance {
     /// SLA clocks as of now (omitted when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
+    /// The instance whose step spawned this one (omitted when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spawned_by: Option<Link>,
+    /// The instances this one spawned (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spawned: Vec<Link>,
+    /// The escalation rules raised on this instance (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<Escalation>,
 }
 
 impl From<InstanceView> for Instance {
@@ -56,6 +67,9 @@ impl From<InstanceView> for Instance {
             next,
             approvals,
             clocks,
+            spawned_by,
+            spawned,
+            escalations,
         } = v;
         Instance {
             id,
@@ -70,6 +84,76 @@ impl From<InstanceView> for Instance {
             next,
             approvals: approvals.into_iter().map(Approval::from).collect(),
             clocks: clocks.into_iter().map(Clock::from).collect(),
+            spawned_by: spawned_by.map(Link::from),
+            spawned: spawned.into_iter().map(Link::from).collect(),
+            escalations: escalations.into_iter().map(Escalation::from).collect(),
+        }
+    }
+}
+
+/// One end of a spawn link.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Link {
+    pub process: String,
+    pub instance: i64,
+    /// The event of the shown instance that records the link.
+    pub seq: i64,
+    pub at: String,
+    /// The `link` field that holds the spawned instance's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl From<LinkView> for Link {
+    fn from(l: LinkView) -> Link {
+        let LinkView {
+            process,
+            instance,
+            seq,
+            at,
+            field,
+        } = l;
+        Link {
+            process,
+            instance,
+            seq,
+            at,
+            field,
+        }
+    }
+}
+
+/// An escalation rule raised on the instance (its condition became true).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Escalation {
+    pub name: String,
+    pub title: Option<String>,
+    /// The role the rule assigns the instance to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assign: Option<String>,
+    pub seq: i64,
+    pub at: String,
+    /// The state the instance was in.
+    pub state: String,
+}
+
+impl From<EscalationView> for Escalation {
+    fn from(e: EscalationView) -> Escalation {
+        let EscalationView {
+            name,
+            title,
+            assign,
+            seq,
+            at,
+            state,
+        } = e;
+        Escalation {
+            name,
+            title,
+            assign,
+            seq,
+            at,
+            state,
         }
     }
 }
