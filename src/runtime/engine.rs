@@ -288,9 +288,9 @@ impl Engine {
         tx: &mut T,
         id: i64,
         expected_revision: Option<i64>,
-    ) -> Result<(InstanceRow, DefinitionRow, Arc<Process>), RuntimeError> {
-        let inst = tx
-            .instance(id)
+    ) -> Result<(InstanceRow, String, DefinitionRow, Arc<Process>), RuntimeError> {
+        let (inst, head) = tx
+            .instance_with_head(id)
             .await?
             .ok_or(RuntimeError::UnknownInstance { id })?;
         if let Some(expected) = expected_revision {
@@ -302,8 +302,14 @@ impl Engine {
                 });
             }
         }
+        // The latest event's seq is the revision; an instance without it is
+        // a broken chain, which `pdca audit verify` names.
+        let head = head.ok_or_else(|| RuntimeError::Corrupt {
+            what: format!("audit trail of instance {id}"),
+            reason: format!("no event at its revision {}", inst.revision),
+        })?;
         let (def, process) = self.pinned(tx, &inst).await?;
-        Ok((inst, def, process))
+        Ok((inst, head, def, process))
     }
 
     /// The definition an instance is pinned to, from the cache when it has
@@ -1061,7 +1067,8 @@ impl Engine {
         expected_revision: Option<i64>,
         at: &str,
     ) -> Result<InstanceView, RuntimeError> {
-        let (inst, def, process) = self.load_for_write(tx, id, expected_revision).await?;
+        let (inst, prev_hash, def, process) =
+            self.load_for_write(tx, id, expected_revision).await?;
         let t = self.transition(&process, &inst.state, name)?;
         if !actor.holds_any(&t.by) {
             return Err(RuntimeError::RoleMissing {
@@ -1113,7 +1120,6 @@ impl Engine {
             });
         }
         let text = record_text(&record);
-        let prev_hash = chain_head(tx, id).await?;
         let step = Step {
             actor,
             kind: "fire",
@@ -1201,7 +1207,7 @@ impl Engine {
         expected_revision: Option<i64>,
         at: &str,
     ) -> Result<InstanceView, RuntimeError> {
-        let (inst, def, process) = self.load_for_write(tx, id, expected_revision).await?;
+        let (inst, _, def, process) = self.load_for_write(tx, id, expected_revision).await?;
         let Some(a) = process.approvals.iter().find(|a| a.name == name) else {
             return Err(RuntimeError::UnknownApproval {
                 approval: name.to_string(),

@@ -115,6 +115,13 @@ pub(crate) trait Tx: Send {
         after: Option<(i64, &str)>,
         limit: i64,
     ) -> impl Future<Output = R<Vec<ClockRow>>> + Send;
+
+    /// The instance with the hash of its latest event (the chain head a
+    /// new event links to), in one round trip: the write path's read.
+    fn instance_with_head(
+        &mut self,
+        id: i64,
+    ) -> impl Future<Output = R<Option<(InstanceRow, Option<String>)>>> + Send;
 }
 
 pub(crate) struct SqliteTx(pub Transaction<'static, Sqlite>);
@@ -645,6 +652,28 @@ macro_rules! impl_tx {
                 .fetch_all(&mut *self.0)
                 .await?;
                 rows.iter().map(Self::clock_row).collect()
+            }
+
+            async fn instance_with_head(
+                &mut self,
+                id: i64,
+            ) -> R<Option<(InstanceRow, Option<String>)>> {
+                let row = sqlx::query(
+                    "SELECT i.id, i.process, i.definition_id, i.state, i.record, i.revision, \
+                     i.created_at, i.updated_at, (SELECT e.hash FROM events e \
+                     WHERE e.instance_id = i.id AND e.seq = i.revision) AS head \
+                     FROM instances i WHERE i.id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => {
+                        let head: Option<String> = row.try_get("head")?;
+                        Ok(Some((Self::instance_row(&row)?, head)))
+                    }
+                }
             }
         }
     };
