@@ -8,7 +8,9 @@ mod effects;
 pub mod engine;
 pub mod error;
 pub mod outbox;
+pub mod schedule;
 pub mod store;
+pub mod tick;
 pub mod values;
 
 pub use engine::{Actor, Engine};

@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -44,6 +44,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "outbox",
         include_str!("migrations/sqlite/0004_outbox.sql"),
         include_str!("migrations/postgres/0004_outbox.sql"),
+    ),
+    (
+        5,
+        "approval timeouts, schedules, warn outbox kinds",
+        include_str!("migrations/sqlite/0005_due_work.sql"),
+        include_str!("migrations/postgres/0005_due_work.sql"),
     ),
 ];
 
