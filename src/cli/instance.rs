@@ -346,6 +346,12 @@ fn clocks(args: ClocksArgs) -> ExitCode {
                         c.remaining_minutes,
                         c.due_at.as_deref().unwrap_or("-")
                     );
+                    if !c.warnings.is_empty() {
+                        s += &format!("  warnings reached: {}\n", c.warnings.join(", "));
+                    }
+                    if let Some(at) = &c.next_warning_at {
+                        s += &format!("  next warning at {at}\n");
+                    }
                 }
                 if clocks.is_empty() {
                     s += "no clocks\n";

@@ -151,6 +151,11 @@ pub fn human_instance(v: &InstanceView) -> String {
                 .collect();
             s += &format!("{}\n", ds.join("; "));
         }
+        if let Some(seq) = a.timed_out_seq {
+            s += &format!("    timed out (event seq {seq})\n");
+        } else if let Some(at) = &a.timeout_due_at {
+            s += &format!("    times out at {at}\n");
+        }
     }
     if let Some(by) = &v.spawned_by {
         s += &format!("  spawned by {} {}\n", by.process, by.instance);

@@ -1,4 +1,5 @@
-//! Approvals at run time, derived from the event log alone (no table).
+//! Approvals at run time, derived from the event log alone (no table),
+//! except for their timeouts (see the end of this module).
 //!
 //! Entering a state that has an `approval` (by `start`, by `fire`, or by
 //! the outcome of another approval) opens it; the *requester* is the actor
@@ -22,7 +23,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::store::EventRow;
+use super::engine::timer_due;
+use super::error::RuntimeError;
+use super::store::{ApprovalTimeoutRow, EventRow, Tx};
 use crate::ir::{Approval, Process, Quorum};
 
 /// The actor of the automatic move an approval's outcome makes.
@@ -32,6 +35,8 @@ pub const SYSTEM_ACTOR: &str = "system:approval";
 pub const KIND_DECISION: &str = "decision";
 pub const KIND_APPROVED: &str = "approved";
 pub const KIND_REJECTED: &str = "rejected";
+/// The event `tick` appends when an approval's round times out.
+pub const KIND_APPROVAL_TIMEOUT: &str = "approval_timeout";
 
 /// An approver's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +87,12 @@ pub struct OpenApproval {
     /// The seq of the event that opened this round.
     pub opened_at: i64,
     pub decisions: Vec<DecisionView>,
+    /// When this round times out without an outcome (`timeout D`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_due_at: Option<String>,
+    /// The seq of the `approval_timeout` event, once this round timed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out_seq: Option<i64>,
 }
 
 /// The quorum as written in the language.
@@ -198,9 +209,79 @@ pub fn open_approvals(process: &Process, state: &str, events: &[EventRow]) -> Ve
                 requester,
                 opened_at,
                 decisions,
+                timeout_due_at: None,
+                timed_out_seq: None,
             })
         })
         .collect()
+}
+
+// ------------------------------------------------------------- timeouts
+//
+// An approval with `timeout D [escalate to R…]` gets a row in
+// `approval_timeouts` when its state is entered (`due_at` = entry + D,
+// business durations on the process calendar, like timers). Leaving the
+// state deletes it, so an outcome (which always leaves, or re-enters a
+// state without opening a round) or any other move cancels it; staying in
+// the state (a self-loop) keeps the round and its timeout. When due, `tick`
+// appends an `approval_timeout` event (patch `{approval}`, by
+// `system:timer`), notifies the `escalate to` roles, and keeps the row with
+// no due time: a round times out once.
+
+/// Sets or cancels the approval timeouts of instance `id`, which just
+/// entered `state` by event `seq` at `at`.
+pub(crate) async fn timeouts_on_entry<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    id: i64,
+    state: &str,
+    seq: i64,
+    at: &str,
+) -> Result<(), RuntimeError> {
+    if !process.approvals.iter().any(|a| a.timeout.is_some()) {
+        return Ok(());
+    }
+    let existing = tx.approval_timeouts(id).await?;
+    for row in &existing {
+        let stays = process
+            .approvals
+            .iter()
+            .any(|a| a.name == row.approval && a.state == state && a.timeout.is_some());
+        if !stays {
+            tx.delete_approval_timeout(id, &row.approval).await?;
+        }
+    }
+    for a in process.approvals.iter().filter(|a| a.state == state) {
+        let Some(d) = &a.timeout else { continue };
+        if existing.iter().any(|r| r.approval == a.name) {
+            continue;
+        }
+        let start: jiff::Timestamp =
+            at.parse().map_err(|e: jiff::Error| RuntimeError::Corrupt {
+                what: format!("entry time of instance {id}"),
+                reason: e.to_string(),
+            })?;
+        let due = timer_due(process, start, d)?;
+        tx.put_approval_timeout(&ApprovalTimeoutRow {
+            instance_id: id,
+            approval: a.name.clone(),
+            due_at: Some(format!("{due:.6}")),
+            entered_seq: seq,
+            timed_out_seq: None,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds the timeouts of the instance's rows to the open approvals shown.
+pub fn attach_timeouts(open: &mut [OpenApproval], rows: &[ApprovalTimeoutRow]) {
+    for a in open {
+        if let Some(r) = rows.iter().find(|r| r.approval == a.name) {
+            a.timeout_due_at = r.due_at.clone();
+            a.timed_out_seq = r.timed_out_seq;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,10 +25,20 @@
 //!   the running segment ([`BusinessCalendar::add`] of the remaining
 //!   business minutes). [`crate::runtime::Engine::tick`] marks clocks due at
 //!   its `now` as breached, appending a `breach` event (patch `{sla}`, by
-//!   [`CLOCK_ACTOR`]), and clears `due_at`. A breached clock keeps running
-//!   until an `until` state stops it (status `breached`).
-//!
-//! Warn thresholds are not run yet (`warn_at`/`warned` are stored unused).
+//!   [`CLOCK_ACTOR`]). A breached clock keeps running until an `until`
+//!   state stops it (status `breached`);
+//! - **warn thresholds** (`warn at P% notify R`): `warned` counts the
+//!   thresholds reached in this run of the clock (a clock that starts
+//!   afresh starts at 0) and `warn_at` is when the next one is reached:
+//!   P% of the target, rounded up to a whole minute, from the start of the
+//!   running segment. `tick` appends one `warn` event per threshold (patch
+//!   `{sla, percent}`, by [`CLOCK_ACTOR`]) and writes the warn roles'
+//!   notifications. A paused or stopped clock has no `warn_at` and never
+//!   warns; re-targeting recomputes it (a threshold the new target puts in
+//!   the past is due at once; one already reached is not repeated);
+//! - the indexed `due_at` is the earlier of the next warning and the
+//!   breach, so `tick` finds both through one index; the breach time itself
+//!   is derived ([`breach_due`]) and shown as the clock's `due_at`.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -46,6 +56,9 @@ pub const CLOCK_ACTOR: &str = "system:clock";
 /// The event kind `tick` appends when a clock passes its target.
 pub const KIND_BREACH: &str = "breach";
 
+/// The event kind `tick` appends when a clock reaches a warn threshold.
+pub const KIND_WARN: &str = "warn";
+
 /// One SLA clock as shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClockView {
@@ -61,7 +74,14 @@ pub struct ClockView {
     /// Business minutes left (zero once the target is passed).
     pub remaining_minutes: i64,
     pub started_at: String,
+    /// When the target is passed if the clock keeps running.
     pub due_at: Option<String>,
+    /// Warn thresholds reached in this run, as written (`75%`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// When the next warn threshold is reached if the clock keeps running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_warning_at: Option<String>,
 }
 
 fn corrupt(what: &str, reason: impl std::fmt::Display) -> RuntimeError {
@@ -168,16 +188,124 @@ fn elapsed(
     })
 }
 
-/// Recomputes `due_at` of a running, not yet breached clock.
-fn schedule(cal: Option<&BusinessCalendar>, c: &mut ClockRow) -> Result<(), RuntimeError> {
-    c.due_at = match (&c.status[..], &c.segment_started_at, c.breached) {
+/// The minute of the target at which `warn at percent%` is reached.
+pub fn warn_minutes(target: i64, percent: f64) -> i64 {
+    // Round away float noise first: 75% of 240 is 180, not 180.00000000000003.
+    let exact = (target as f64 * percent / 100.0 * 1e6).round() / 1e6;
+    exact.ceil() as i64
+}
+
+/// When a running, not yet breached clock passes its target.
+pub(crate) fn breach_due(
+    cal: Option<&BusinessCalendar>,
+    c: &ClockRow,
+) -> Result<Option<Timestamp>, RuntimeError> {
+    match (&c.status[..], &c.segment_started_at, c.breached) {
         ("running", Some(seg), false) => {
-            let due = add(cal, parse_ts(seg)?, c.target - c.accumulated)?;
-            Some(ts_text(due))
+            Ok(Some(add(cal, parse_ts(seg)?, c.target - c.accumulated)?))
         }
+        _ => Ok(None),
+    }
+}
+
+/// Recomputes `warn_at` (the next threshold not yet reached) and `due_at`
+/// (the earlier of it and the breach) of a running, not yet breached
+/// clock; both are `None` otherwise.
+fn schedule(
+    cal: Option<&BusinessCalendar>,
+    sla: &Sla,
+    c: &mut ClockRow,
+) -> Result<(), RuntimeError> {
+    let breach = breach_due(cal, c)?;
+    let warn = match (&breach, &c.segment_started_at) {
+        (Some(_), Some(seg)) => match usize::try_from(c.warned)
+            .ok()
+            .and_then(|i| sla.warns.get(i))
+        {
+            Some(w) => Some(add(
+                cal,
+                parse_ts(seg)?,
+                warn_minutes(c.target, w.percent) - c.accumulated,
+            )?),
+            None => None,
+        },
         _ => None,
     };
+    c.warn_at = warn.map(ts_text);
+    c.due_at = match (warn, breach) {
+        (Some(w), Some(b)) => Some(ts_text(w.min(b))),
+        (w, b) => w.or(b).map(ts_text),
+    };
     Ok(())
+}
+
+/// What a clock claimed as due at `now` has reached first.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum DueStep {
+    /// The warn threshold `index` of the SLA (`warn_at` is its time).
+    Warn { index: usize, at: String },
+    /// The target (the breach time).
+    Breach { at: String },
+    /// Nothing (the clock changed since it was claimed): `due_at` is
+    /// recomputed.
+    Nothing,
+}
+
+/// The next thing a clock reaches by `now`: a warning comes before the
+/// breach it precedes.
+pub(crate) fn due_step(
+    process: &Process,
+    sla: &Sla,
+    c: &ClockRow,
+    now: Timestamp,
+) -> Result<DueStep, RuntimeError> {
+    let cal = calendar(process, sla)?;
+    let Some(breach) = breach_due(cal.as_ref(), c)? else {
+        return Ok(DueStep::Nothing);
+    };
+    if let (Some(warn_at), Ok(index)) = (&c.warn_at, usize::try_from(c.warned)) {
+        let w = parse_ts(warn_at)?;
+        if index < sla.warns.len() && w <= now && w < breach {
+            return Ok(DueStep::Warn {
+                index,
+                at: warn_at.clone(),
+            });
+        }
+    }
+    if breach <= now {
+        return Ok(DueStep::Breach {
+            at: ts_text(breach),
+        });
+    }
+    Ok(DueStep::Nothing)
+}
+
+/// Records that the clock reached its next warn threshold and schedules
+/// the one after (or the breach).
+pub(crate) fn warned(process: &Process, sla: &Sla, c: &mut ClockRow) -> Result<(), RuntimeError> {
+    c.warned += 1;
+    let cal = calendar(process, sla)?;
+    schedule(cal.as_ref(), sla, c)
+}
+
+/// When the clock passes its target if it keeps running (text), if it runs.
+pub(crate) fn breach_at(
+    process: &Process,
+    sla: &Sla,
+    c: &ClockRow,
+) -> Result<Option<String>, RuntimeError> {
+    let cal = calendar(process, sla)?;
+    Ok(breach_due(cal.as_ref(), c)?.map(ts_text))
+}
+
+/// Recomputes the due times of a clock that was claimed with nothing due.
+pub(crate) fn reschedule(
+    process: &Process,
+    sla: &Sla,
+    c: &mut ClockRow,
+) -> Result<(), RuntimeError> {
+    let cal = calendar(process, sla)?;
+    schedule(cal.as_ref(), sla, c)
 }
 
 /// Updates the clocks of instance `id`, which just entered `state` at `at`
@@ -231,7 +359,7 @@ pub(crate) async fn on_entry<T: Tx>(
                 c.accumulated = elapsed(cal, &c, now)?;
                 c.segment_started_at = Some(at.to_string());
             }
-            schedule(cal, &mut c)?;
+            schedule(cal, sla, &mut c)?;
             Some(c)
         } else if has(&sla.from) {
             match target_minutes(sla, record, cal) {
@@ -250,7 +378,7 @@ pub(crate) async fn on_entry<T: Tx>(
                         warned: 0,
                         breached: false,
                     };
-                    schedule(cal, &mut c)?;
+                    schedule(cal, sla, &mut c)?;
                     Some(c)
                 }
             }
@@ -266,10 +394,12 @@ pub(crate) async fn on_entry<T: Tx>(
     Ok(())
 }
 
-/// Marks a clock claimed as due breached (no more due time).
+/// Marks a clock claimed as due breached (no more due time: warnings not
+/// reached by then are moot).
 pub(crate) fn breach(c: &mut ClockRow) {
     c.breached = true;
     c.due_at = None;
+    c.warn_at = None;
 }
 
 /// The clocks of an instance as of `now`.
@@ -286,6 +416,16 @@ pub(crate) fn views(
             None => None,
         };
         let elapsed = elapsed(cal.as_ref(), c, now)?;
+        let reached = usize::try_from(c.warned).unwrap_or(0);
+        let warnings = sla
+            .map(|s| {
+                s.warns
+                    .iter()
+                    .take(reached)
+                    .map(|w| format!("{}%", w.percent))
+                    .collect()
+            })
+            .unwrap_or_default();
         out.push(ClockView {
             sla: c.sla.clone(),
             status: c.status.clone(),
@@ -294,7 +434,9 @@ pub(crate) fn views(
             elapsed_minutes: elapsed,
             remaining_minutes: (c.target - elapsed).max(0),
             started_at: c.started_at.clone(),
-            due_at: c.due_at.clone(),
+            due_at: breach_due(cal.as_ref(), c)?.map(ts_text),
+            warnings,
+            next_warning_at: c.warn_at.clone(),
         });
     }
     Ok(out)
@@ -352,5 +494,12 @@ mod tests {
         assert_eq!(target_minutes(&hours, &record, Some(&cal)), Some(240));
         let plain_days = sla(1, ir::DurationUnit::Days, false);
         assert_eq!(target_minutes(&plain_days, &record, None), Some(1440));
+    }
+
+    #[test]
+    fn warn_thresholds_round_up_to_a_minute() {
+        assert_eq!(warn_minutes(240, 75.0), 180);
+        assert_eq!(warn_minutes(15, 75.0), 12); // 11.25
+        assert_eq!(warn_minutes(100, 50.0), 50);
     }
 }

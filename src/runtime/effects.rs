@@ -1,11 +1,12 @@
 //! What entering a state sets in motion, written in the same transaction
 //! as the step that entered it: the state's timers, its SLA clocks and its
-//! `on enter` notifications. Every path into a state (start, fire, an
+//! `on enter` notifications, its approvals' timeouts. Every path into a state (start, fire, an
 //! approval outcome, a timer) goes through [`Engine::on_entered`], so a new
 //! effect is added in one place.
 
 use std::sync::atomic::Ordering;
 
+use super::approval;
 use super::clock;
 use super::engine::{timer_due, Engine};
 use super::error::RuntimeError;
@@ -65,6 +66,7 @@ impl Engine {
     ) -> Result<Settled, RuntimeError> {
         schedule_timers(tx, process, e.id, e.state, e.seq, e.at).await?;
         clock::on_entry(tx, process, e.id, e.state, e.record, e.at).await?;
+        self.approval_timeouts_on_entry(tx, process, e).await?;
         self.notify_entry(tx, process, e).await?;
         let mut settled = Settled {
             revision: e.seq,
@@ -73,6 +75,17 @@ impl Engine {
         self.spawn_on_entry(tx, process, e, &mut settled).await?;
         self.escalate(tx, process, e, &mut settled).await?;
         Ok(settled)
+    }
+
+    /// Sets the timeouts of the approvals of the entered state and cancels
+    /// those of the state left.
+    async fn approval_timeouts_on_entry<T: Tx>(
+        &self,
+        tx: &mut T,
+        process: &Process,
+        e: &Entered<'_>,
+    ) -> Result<(), RuntimeError> {
+        approval::timeouts_on_entry(tx, process, e.id, e.state, e.seq, e.at).await
     }
 
     /// Writes the `on enter` notifications of the entered state.

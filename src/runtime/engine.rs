@@ -19,20 +19,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::approval::{
-    self, Decision, OpenApproval, KIND_APPROVED, KIND_DECISION, KIND_REJECTED, SYSTEM_ACTOR,
+    self, Decision, OpenApproval, KIND_APPROVAL_TIMEOUT, KIND_APPROVED, KIND_DECISION,
+    KIND_REJECTED, SYSTEM_ACTOR,
 };
 use super::audit::{canonical_json, EventContent, GENESIS};
 use super::calendar::BusinessCalendar;
-use super::clock::{self, ClockView, CLOCK_ACTOR, KIND_BREACH};
+use super::clock::{self, ClockView, KIND_BREACH, KIND_WARN};
 use super::effects::{Before, Entered};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::escalation::{EscalationView, KIND_ESCALATION};
-use super::outbox::{self, Subject};
 use super::spawn::{LinkView, KIND_SPAWN};
-use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, TimerRow, Tx};
+use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, Tx};
 use super::values::{self, EntryContext, Record};
 use crate::ir::{Process, Program, Transition};
 use crate::script;
+
+pub use super::tick::{
+    ApprovalTimedOut, ClockBreached, ClockWarned, DueDropped, ScheduleStarted, TickFailure,
+    TickReport, TimerFired, TimerSkipped, TICK_BATCH, TICK_LIMIT, TIMER_ACTOR,
+};
 
 /// Runs `$body` in a transaction on whichever backend `$store` is, with
 /// `$tx` bound to it; commits when `$body` succeeds (an early `?` return
@@ -314,7 +319,7 @@ impl Engine {
 
     /// The definition an instance is pinned to, from the cache when it has
     /// been read before (its `ir` text is then empty).
-    async fn pinned<T: Tx>(
+    pub(super) async fn pinned<T: Tx>(
         &self,
         tx: &mut T,
         inst: &InstanceRow,
@@ -380,6 +385,7 @@ async fn deploy_all<T: Tx>(
     };
     for p in processes {
         report.processes.push(deploy_one(tx, p, at).await?);
+        super::schedule::on_deploy(tx, p, at).await?;
     }
     Ok(report)
 }
@@ -553,7 +559,7 @@ pub(super) async fn append_step<T: Tx>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn new_event(
+pub(super) fn new_event(
     instance: i64,
     seq: i64,
     at: &str,
@@ -630,56 +636,6 @@ pub fn timer_due(
     cal.add(start, d).map_err(|e| bad(e.to_string()))
 }
 
-/// The actor timer transitions are fired as.
-pub const TIMER_ACTOR: &str = "system:timer";
-
-/// How many timers one [`Engine::tick`] fires at most.
-pub const TICK_BATCH: usize = 1000;
-
-/// A timer transition `tick` fired.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimerFired {
-    pub instance: i64,
-    pub process: String,
-    pub transition: String,
-    pub from: String,
-    pub to: String,
-    pub due_at: String,
-    pub seq: i64,
-}
-
-/// A due timer `tick` dropped without firing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimerSkipped {
-    pub instance: i64,
-    pub transition: String,
-    pub due_at: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TickReport {
-    pub now: String,
-    pub fired: Vec<TimerFired>,
-    pub skipped: Vec<TimerSkipped>,
-    /// SLA clocks that passed their target (a `breach` event each).
-    pub breached: Vec<ClockBreached>,
-}
-
-/// An SLA clock `tick` found past its target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClockBreached {
-    pub instance: i64,
-    pub sla: String,
-    pub due_at: String,
-    pub seq: i64,
-}
-
-enum TickOutcome {
-    Fired(TimerFired),
-    Skipped(TimerSkipped),
-}
-
 /// Folds an instance's events into its state and record, as the engine
 /// built them. Fails with the seq of the first event that cannot apply.
 pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record), (i64, String)> {
@@ -709,16 +665,23 @@ pub fn replay(process: &Process, events: &[EventRow]) -> Result<(String, Record)
                     ));
                 }
             }
-            (KIND_BREACH, Some(current)) => {
-                // A breach leaves the record and the state as they are.
+            (kind @ (KIND_BREACH | KIND_WARN | KIND_APPROVAL_TIMEOUT), Some(current)) => {
+                // Breaches, warnings and approval timeouts leave the record
+                // and the state as they are.
                 if e.from_state.as_deref() != Some(current) || &e.to_state != current {
-                    return Err((e.seq, format!("a breach outside the state `{current}`")));
+                    return Err((e.seq, format!("a {kind} outside the state `{current}`")));
                 }
                 continue;
             }
-            (KIND_DECISION | KIND_APPROVED | KIND_REJECTED | KIND_BREACH, None) => {
-                return Err((e.seq, "an approval event before the start".into()))
-            }
+            (
+                KIND_DECISION
+                | KIND_APPROVED
+                | KIND_REJECTED
+                | KIND_BREACH
+                | KIND_WARN
+                | KIND_APPROVAL_TIMEOUT,
+                None,
+            ) => return Err((e.seq, "an approval event before the start".into())),
             (KIND_SPAWN | KIND_ESCALATION, None) => {
                 return Err((e.seq, format!("a `{}` event before the start", e.kind)))
             }
@@ -820,7 +783,12 @@ impl Engine {
         let process = self.process_of(def)?;
         let approvals = if process.approvals.iter().any(|a| a.state == inst.state) {
             let events = tx.events(inst.id).await?;
-            approval::open_approvals(&process, &inst.state, &events)
+            let mut open = approval::open_approvals(&process, &inst.state, &events);
+            if process.approvals.iter().any(|a| a.timeout.is_some()) {
+                let rows = tx.approval_timeouts(inst.id).await?;
+                approval::attach_timeouts(&mut open, &rows);
+            }
+            open
         } else {
             Vec::new()
         };
@@ -915,7 +883,7 @@ impl Engine {
             .await?))
     }
 
-    async fn start_in<T: Tx>(
+    pub(super) async fn start_in<T: Tx>(
         &self,
         tx: &mut T,
         name: &str,
@@ -1443,106 +1411,6 @@ impl Engine {
             .map_err(|t| format!("it gave a `{t}`, not true or false"))
     }
 
-    // ------------------------------------------------------------------ tick
-
-    /// Fires every timer due at `now` (at most [`TICK_BATCH`]), earliest
-    /// first, each in its own transaction, as [`TIMER_ACTOR`]. A timer whose
-    /// transition is refused (guard, required fields) or whose instance has
-    /// moved on is dropped and reported as skipped; nothing is recorded.
-    pub async fn tick(&self, now: jiff::Timestamp) -> Result<TickReport, RuntimeError> {
-        let now_text = format!("{now:.6}");
-        let mut report = TickReport {
-            now: now_text.clone(),
-            fired: Vec::new(),
-            skipped: Vec::new(),
-            breached: Vec::new(),
-        };
-        for _ in 0..TICK_BATCH {
-            let at = self::now();
-            let outcome = in_tx!(&self.store, Mode::Write, |tx| {
-                match tx.claim_due_timer(&now_text).await? {
-                    None => None,
-                    Some(timer) => Some(self.tick_one(&mut tx, timer, &at).await?),
-                }
-            });
-            match outcome {
-                None => break,
-                Some(TickOutcome::Fired(f)) => report.fired.push(f),
-                Some(TickOutcome::Skipped(s)) => report.skipped.push(s),
-            }
-        }
-        for _ in 0..TICK_BATCH {
-            let at = self::now();
-            let outcome = in_tx!(&self.store, Mode::Write, |tx| {
-                match tx.claim_due_clock(&now_text).await? {
-                    None => None,
-                    Some(c) => Some(self.breach_one(&mut tx, c, &at).await?),
-                }
-            });
-            match outcome {
-                None => break,
-                Some(b) => report.breached.push(b),
-            }
-        }
-        Ok(report)
-    }
-
-    /// Marks a due clock breached and appends its `breach` event.
-    async fn breach_one<T: Tx>(
-        &self,
-        tx: &mut T,
-        mut c: crate::runtime::store::ClockRow,
-        at: &str,
-    ) -> Result<ClockBreached, RuntimeError> {
-        let id = c.instance_id;
-        let due_at = c.due_at.clone().unwrap_or_default();
-        let inst = tx
-            .instance(id)
-            .await?
-            .ok_or(RuntimeError::UnknownInstance { id })?;
-        let prev_hash = chain_head(tx, id).await?;
-        let seq = inst.revision + 1;
-        let mut patch = Record::new();
-        patch.insert("sla".into(), Value::from(c.sla.clone()));
-        let step = Step {
-            actor: &Actor::new(CLOCK_ACTOR, &[]),
-            kind: KIND_BREACH,
-            transition: None,
-            from: &inst.state,
-            to: &inst.state,
-            patch: &patch,
-        };
-        append_step(tx, id, inst.revision, &inst.record, at, step, &prev_hash).await?;
-        clock::breach(&mut c);
-        tx.put_clock(&c).await?;
-        let (_, process) = self.pinned(tx, &inst).await?;
-        if let Some(sla) = process.slas.iter().find(|s| s.name == c.sla) {
-            if !sla.breach_escalate_to.is_empty() {
-                let record = parse_record(&inst)?;
-                let requester = Self::requester(tx, id).await?;
-                let subject = Subject {
-                    id,
-                    seq,
-                    state: &inst.state,
-                    record: &record,
-                    requester: &requester,
-                    created_at: &inst.created_at,
-                    at,
-                };
-                let errors =
-                    outbox::on_breach(tx, &process, sla, &subject, c.target, &due_at).await?;
-                self.render_errors
-                    .fetch_add(errors as u64, Ordering::Relaxed);
-            }
-        }
-        Ok(ClockBreached {
-            instance: id,
-            sla: c.sla,
-            due_at,
-            seq,
-        })
-    }
-
     /// The SLA clocks of instance `id` as of `now`: status, target, elapsed
     /// and remaining business minutes, due time.
     pub async fn clocks(
@@ -1560,106 +1428,6 @@ impl Engine {
         });
         let process = self.process_of(&def)?;
         clock::views(&process, &rows, now)
-    }
-
-    async fn tick_one<T: Tx>(
-        &self,
-        tx: &mut T,
-        timer: TimerRow,
-        at: &str,
-    ) -> Result<TickOutcome, RuntimeError> {
-        let id = timer.instance_id;
-        let skip = |reason: String| {
-            TickOutcome::Skipped(TimerSkipped {
-                instance: id,
-                transition: timer.transition.clone(),
-                due_at: timer.due_at.clone(),
-                reason,
-            })
-        };
-        let Some(inst) = tx.instance(id).await? else {
-            tx.delete_timer(id, &timer.transition).await?;
-            return Ok(skip("the instance no longer exists".into()));
-        };
-        let entered = tx.event(id, timer.entered_seq).await?;
-        let still_there = entered
-            .as_ref()
-            .is_some_and(|e| e.to_state == inst.state && inst.revision >= timer.entered_seq);
-        let (_, process) = self.pinned(tx, &inst).await?;
-        let t = process.transitions.iter().find(|t| {
-            t.name == timer.transition
-                && t.after.is_some()
-                && t.from.iter().any(|f| f == &inst.state)
-        });
-        let Some(t) = t.filter(|_| still_there) else {
-            tx.delete_timer(id, &timer.transition).await?;
-            return Ok(skip(format!(
-                "the instance left the state the timer was set in (now `{}`)",
-                inst.state
-            )));
-        };
-        let actor = Actor::new(TIMER_ACTOR, &[]);
-        let record = parse_record(&inst)?;
-        if let Some(guard) = &t.guard {
-            let refusal = match self.guard(guard, &record, &actor, &inst) {
-                Ok(true) => None,
-                Ok(false) => Some(format!("its condition `{guard}` is false")),
-                Err(reason) => Some(format!("its condition `{guard}` failed: {reason}")),
-            };
-            if let Some(reason) = refusal {
-                tx.delete_timer(id, &timer.transition).await?;
-                return Ok(skip(reason));
-            }
-        }
-        let needed = t
-            .requires
-            .iter()
-            .map(String::as_str)
-            .chain(values::required_in(&process, &t.to));
-        let missing = values::missing(&record, needed);
-        if !missing.is_empty() {
-            tx.delete_timer(id, &timer.transition).await?;
-            return Ok(skip(format!(
-                "fields needed for `{}` into `{}` are missing: {}",
-                t.name,
-                t.to,
-                missing.join(", ")
-            )));
-        }
-        let prev_hash = chain_head(tx, id).await?;
-        let seq = inst.revision + 1;
-        let step = Step {
-            actor: &actor,
-            kind: "fire",
-            transition: Some(&t.name),
-            from: &inst.state,
-            to: &t.to,
-            patch: &Record::new(),
-        };
-        append_step(tx, id, inst.revision, &inst.record, at, step, &prev_hash).await?;
-        let entered = Entered {
-            id,
-            seq,
-            state: &t.to,
-            record: &record,
-            created_at: &inst.created_at,
-            at,
-            before: Some(Before {
-                state: &inst.state,
-                record: &record,
-            }),
-            spawn_depth: 0,
-        };
-        self.on_entered(tx, &process, &entered).await?;
-        Ok(TickOutcome::Fired(TimerFired {
-            instance: id,
-            process: inst.process.clone(),
-            transition: t.name.clone(),
-            from: inst.state.clone(),
-            to: t.to.clone(),
-            due_at: timer.due_at.clone(),
-            seq,
-        }))
     }
 
     // ----------------------------------------------------------------- reads

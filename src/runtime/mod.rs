@@ -9,8 +9,10 @@ pub mod engine;
 pub mod error;
 pub mod escalation;
 pub mod outbox;
+pub mod schedule;
 pub mod spawn;
 pub mod store;
+pub mod tick;
 pub mod values;
 
 pub use engine::{Actor, Engine};

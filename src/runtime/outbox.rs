@@ -1,5 +1,7 @@
-//! The notification outbox: `on enter … notify`, SLA `breach escalate
-//! to` and raised `escalation` rules write one row per recipient role, rendered with handlebars, in the
+//! The notification outbox: `on enter … notify`, SLA `warn at … notify`
+//! and `breach escalate to`, approval `timeout … escalate to` and raised
+//! `escalation` rules write one row per recipient role, rendered with
+//! handlebars, in the
 //! transaction of the event that triggers them. The unique key (instance,
 //! event seq, kind, role) makes each notification exist once per event; a
 //! sender (not part of pdca yet) delivers rows and sets `sent_at`.
@@ -13,7 +15,7 @@ use serde_json::{json, Value};
 use super::error::RuntimeError;
 use super::store::{OutboxRow, Tx};
 use super::values::Record;
-use crate::ir::{Escalation, Process, Sla};
+use crate::ir::{Approval, Escalation, Process, Sla, Warn};
 
 /// Kind of a row written on entering a state.
 pub const KIND_ON_ENTER: &str = "on_enter";
@@ -21,6 +23,10 @@ pub const KIND_ON_ENTER: &str = "on_enter";
 pub const KIND_BREACH: &str = "breach";
 /// Kind of a row written when an escalation rule is raised.
 pub const KIND_ESCALATION: &str = "escalation";
+/// Kind of a row written when an SLA clock reaches a warn threshold.
+pub const KIND_WARN: &str = "warn";
+/// Kind of a row written when an approval times out.
+pub const KIND_APPROVAL_TIMEOUT: &str = "approval_timeout";
 /// The role that names the instance's starting actor.
 pub const REQUESTER: &str = "requester";
 
@@ -106,6 +112,43 @@ fn render(
     }
 }
 
+/// The rows of one notification, one per role, rendered; and how many
+/// failed to render.
+#[allow(clippy::too_many_arguments)]
+fn rows(
+    process: &Process,
+    s: &Subject<'_>,
+    kind: &str,
+    roles: &[String],
+    template: Option<&str>,
+    extra: Option<(&str, Value)>,
+    default: impl Fn(&str) -> (String, String),
+) -> (Vec<OutboxRow>, usize) {
+    let mut errors = 0;
+    let mut out = Vec::with_capacity(roles.len());
+    for role in roles {
+        let mut vars = variables(process, s, role);
+        if let (Some((key, value)), Value::Object(map)) = (&extra, &mut vars) {
+            map.insert(key.to_string(), value.clone());
+        }
+        let ((subject, body), failed) = render(process, template, default(role), &vars);
+        errors += usize::from(failed);
+        out.push(OutboxRow {
+            id: 0,
+            instance_id: s.id,
+            event_seq: s.seq,
+            kind: kind.to_string(),
+            recipient_role: role.clone(),
+            recipient_id: (role == REQUESTER).then(|| s.requester.to_string()),
+            subject,
+            body,
+            created_at: s.at.to_string(),
+            sent_at: None,
+        });
+    }
+    (out, errors)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write<T: Tx>(
     tx: &mut T,
@@ -117,29 +160,16 @@ async fn write<T: Tx>(
     extra: Option<(&str, Value)>,
     default: impl Fn(&str) -> (String, String),
 ) -> Result<usize, RuntimeError> {
-    let mut errors = 0;
-    for role in roles {
-        let mut vars = variables(process, s, role);
-        if let (Some((key, value)), Value::Object(map)) = (&extra, &mut vars) {
-            map.insert(key.to_string(), value.clone());
-        }
-        let ((subject, body), failed) = render(process, template, default(role), &vars);
-        errors += usize::from(failed);
-        tx.insert_outbox(&OutboxRow {
-            id: 0,
-            instance_id: s.id,
-            event_seq: s.seq,
-            kind: kind.to_string(),
-            recipient_role: role.clone(),
-            recipient_id: (role == REQUESTER).then(|| s.requester.to_string()),
-            subject,
-            body,
-            created_at: s.at.to_string(),
-            sent_at: None,
-        })
-        .await?;
-    }
+    let (out, errors) = rows(process, s, kind, roles, template, extra, default);
+    insert(tx, &out).await?;
     Ok(errors)
+}
+
+async fn insert<T: Tx>(tx: &mut T, rows: &[OutboxRow]) -> Result<(), RuntimeError> {
+    for row in rows {
+        tx.insert_outbox(row).await?;
+    }
+    Ok(())
 }
 
 /// Writes the rows of every `on enter` naming the state just entered;
@@ -182,15 +212,14 @@ fn minutes_text(m: i64) -> String {
     }
 }
 
-/// Writes the rows of an SLA breach; returns how many failed to render.
-pub(crate) async fn on_breach<T: Tx>(
-    tx: &mut T,
+/// The rows of an SLA breach, and how many failed to render.
+pub(crate) fn breach_rows(
     process: &Process,
     sla: &Sla,
     s: &Subject<'_>,
     target_minutes: i64,
     due_at: &str,
-) -> Result<usize, RuntimeError> {
+) -> (Vec<OutboxRow>, usize) {
     let sla_title = sla.title.clone().unwrap_or_else(|| sla.name.clone());
     let target = minutes_text(target_minutes);
     let vars = json!({
@@ -211,14 +240,107 @@ pub(crate) async fn on_breach<T: Tx>(
         );
         (subject, body)
     };
-    write(
-        tx,
+    rows(
         process,
         s,
         KIND_BREACH,
         &sla.breach_escalate_to,
         sla.breach_template.as_deref(),
         Some(("sla", vars)),
+        default,
+    )
+}
+
+/// What a `warn` notification says about the clock.
+pub(crate) struct WarnFacts<'a> {
+    pub target_minutes: i64,
+    pub elapsed_minutes: i64,
+    /// When the clock breaches if it keeps running.
+    pub due_at: &'a str,
+}
+
+/// The rows of an SLA warning, and how many failed to render.
+pub(crate) fn warn_rows(
+    process: &Process,
+    sla: &Sla,
+    warn: &Warn,
+    s: &Subject<'_>,
+    facts: &WarnFacts<'_>,
+) -> (Vec<OutboxRow>, usize) {
+    let sla_title = sla.title.clone().unwrap_or_else(|| sla.name.clone());
+    let target = minutes_text(facts.target_minutes);
+    let vars = json!({
+        "name": sla.name,
+        "title": sla_title,
+        "target": target,
+        "elapsed": minutes_text(facts.elapsed_minutes),
+        "remaining": minutes_text((facts.target_minutes - facts.elapsed_minutes).max(0)),
+        // `75`, not `75.0`, in the rendered text.
+        "percent": if warn.percent.fract() == 0.0 && warn.percent.abs() < 1e9 {
+            json!(warn.percent as i64)
+        } else {
+            json!(warn.percent)
+        },
+        "due_at": facts.due_at,
+    });
+    let title = process_title(process);
+    let default = |_: &str| {
+        let subject = format!("SLA warning: {sla_title} for {title} {}", s.id);
+        let body = format!(
+            "{}% of the {target} target of {sla_title} has elapsed for {title} {} (state {}).\n\
+             It breaches at {}.\n",
+            warn.percent, s.id, s.state, facts.due_at
+        );
+        (subject, body)
+    };
+    rows(
+        process,
+        s,
+        KIND_WARN,
+        &warn.notify,
+        warn.template.as_deref(),
+        Some(("sla", vars)),
+        default,
+    )
+}
+
+/// Writes the rows of an approval timeout (`escalate to` roles); returns
+/// how many failed to render. `requested_at` is when the round opened.
+pub(crate) async fn on_approval_timeout<T: Tx>(
+    tx: &mut T,
+    process: &Process,
+    approval: &Approval,
+    s: &Subject<'_>,
+    requested_at: &str,
+) -> Result<usize, RuntimeError> {
+    let approval_title = approval
+        .title
+        .clone()
+        .unwrap_or_else(|| approval.name.clone());
+    let vars = json!({
+        "name": approval.name,
+        "title": approval_title,
+        "state": approval.state,
+        "requested_at": requested_at,
+    });
+    let title = process_title(process);
+    let default = |_: &str| {
+        let subject = format!("Approval overdue: {approval_title} for {title} {}", s.id);
+        let body = format!(
+            "Approval {approval_title} for {title} {} has waited since {requested_at} \
+             without a decision.\n",
+            s.id
+        );
+        (subject, body)
+    };
+    write(
+        tx,
+        process,
+        s,
+        KIND_APPROVAL_TIMEOUT,
+        &approval.timeout_escalate_to,
+        approval.timeout_template.as_deref(),
+        Some(("approval", vars)),
         default,
     )
     .await

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod auth;
+mod body;
 pub mod diagram;
 pub mod error;
 pub mod metrics;
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(body::read_whole))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

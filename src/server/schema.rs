@@ -171,6 +171,12 @@ pub struct Approval {
     /// The seq of the event that opened this round.
     pub opened_at: i64,
     pub decisions: Vec<ApprovalDecision>,
+    /// When this round times out without an outcome (`timeout D`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_due_at: Option<String>,
+    /// The seq of the `approval_timeout` event, once this round timed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out_seq: Option<i64>,
 }
 
 impl From<OpenApproval> for Approval {
@@ -183,6 +189,8 @@ impl From<OpenApproval> for Approval {
             requester,
             opened_at,
             decisions,
+            timeout_due_at,
+            timed_out_seq,
         } = a;
         Approval {
             name,
@@ -192,6 +200,8 @@ impl From<OpenApproval> for Approval {
             requester,
             opened_at,
             decisions: decisions.into_iter().map(ApprovalDecision::from).collect(),
+            timeout_due_at,
+            timed_out_seq,
         }
     }
 }
@@ -243,6 +253,12 @@ pub struct Clock {
     pub remaining_minutes: i64,
     pub started_at: String,
     pub due_at: Option<String>,
+    /// Warn thresholds reached in this run, as written (`75%`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// When the next warn threshold is reached if the clock keeps running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_warning_at: Option<String>,
 }
 
 impl From<ClockView> for Clock {
@@ -256,6 +272,8 @@ impl From<ClockView> for Clock {
             remaining_minutes,
             started_at,
             due_at,
+            warnings,
+            next_warning_at,
         } = c;
         Clock {
             sla,
@@ -266,6 +284,8 @@ impl From<ClockView> for Clock {
             remaining_minutes,
             started_at,
             due_at,
+            warnings,
+            next_warning_at,
         }
     }
 }

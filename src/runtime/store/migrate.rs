@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -50,6 +50,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "escalation outbox rows",
         include_str!("migrations/sqlite/0005_escalation_outbox.sql"),
         include_str!("migrations/postgres/0005_escalation_outbox.sql"),
+    ),
+    (
+        6,
+        "approval timeouts, schedules, warn outbox kinds",
+        include_str!("migrations/sqlite/0006_due_work.sql"),
+        include_str!("migrations/postgres/0006_due_work.sql"),
     ),
 ];
 

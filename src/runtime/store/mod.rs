@@ -95,12 +95,58 @@ pub struct ClockRow {
     pub segment_started_at: Option<String>,
     /// Target in business minutes.
     pub target: i64,
-    /// When the target is reached if it keeps running; `None` unless
+    /// The next time `tick` has work on the clock if it keeps running: the
+    /// earlier of the next warn threshold and the breach; `None` unless
     /// running and not yet breached.
     pub due_at: Option<String>,
+    /// When the next warn threshold is reached; `None` when none is left.
     pub warn_at: Option<String>,
+    /// Warn thresholds reached in this run of the clock.
     pub warned: i64,
     pub breached: bool,
+}
+
+/// The timeout of an approval an instance is waiting on (see
+/// `runtime::tick`): due at `due_at` unless the round ends first; `due_at`
+/// is `None` and `timed_out_seq` set once the round has timed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalTimeoutRow {
+    pub instance_id: i64,
+    pub approval: String,
+    pub due_at: Option<String>,
+    /// The event that entered the approval's state (opened the round).
+    pub entered_seq: i64,
+    /// The `approval_timeout` event, once written.
+    pub timed_out_seq: Option<i64>,
+}
+
+/// An instance as a batch of `tick` reads it: its row, the hash its next
+/// event chains to (that of event `revision`) and who started it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainedInstance {
+    pub row: InstanceRow,
+    pub head: String,
+    pub requester: String,
+}
+
+/// One instance a batch moves from revision `from` to `to` (state and
+/// record unchanged), refused unless it is still at `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advance {
+    pub id: i64,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The schedule of a process with `schedule every`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    pub process: String,
+    /// The interval as written, e.g. `3 months`.
+    pub every: String,
+    pub next_due: String,
+    pub last_instance: Option<i64>,
+    pub last_started_at: Option<String>,
 }
 
 /// One notification in the outbox.
@@ -109,7 +155,7 @@ pub struct OutboxRow {
     pub id: i64,
     pub instance_id: i64,
     pub event_seq: i64,
-    /// `on_enter` or `breach`.
+    /// `on_enter`, `breach`, `warn` or `approval_timeout`.
     pub kind: String,
     pub recipient_role: String,
     /// The recipient's id when known (`requester`: the starting actor).
