@@ -129,6 +129,11 @@ async fn schedule_timers<T: Tx>(
     entered_seq: i64,
     at: &str,
 ) -> Result<(), RuntimeError> {
+    // An instance keeps its definition: without `after` transitions it
+    // never has timers to replace.
+    if process.transitions.iter().all(|t| t.after.is_none()) {
+        return Ok(());
+    }
     tx.delete_timers(id).await?;
     let mut seen: Vec<&str> = Vec::new();
     for t in &process.transitions {
