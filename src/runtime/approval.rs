@@ -23,7 +23,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::engine::timer_due;
 use super::error::RuntimeError;
 use super::store::{ApprovalTimeoutRow, EventRow, Tx};
 use crate::ir::{Approval, Process, Quorum};
@@ -256,16 +255,10 @@ pub(crate) async fn timeouts_on_entry<T: Tx>(
         if existing.iter().any(|r| r.approval == a.name) {
             continue;
         }
-        let start: jiff::Timestamp =
-            at.parse().map_err(|e: jiff::Error| RuntimeError::Corrupt {
-                what: format!("entry time of instance {id}"),
-                reason: e.to_string(),
-            })?;
-        let due = timer_due(process, start, d)?;
         tx.put_approval_timeout(&ApprovalTimeoutRow {
             instance_id: id,
             approval: a.name.clone(),
-            due_at: Some(format!("{due:.6}")),
+            due_at: Some(super::effects::due_after(process, at, d)?),
             entered_seq: seq,
             timed_out_seq: None,
         })

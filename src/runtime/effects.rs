@@ -142,19 +142,24 @@ async fn schedule_timers<T: Tx>(
             continue;
         }
         seen.push(&t.name);
-        let start: jiff::Timestamp =
-            at.parse().map_err(|e: jiff::Error| RuntimeError::Corrupt {
-                what: format!("entry time of instance {id}"),
-                reason: e.to_string(),
-            })?;
-        let due = timer_due(process, start, d)?;
         tx.insert_timer(&TimerRow {
             instance_id: id,
             transition: t.name.clone(),
-            due_at: format!("{due:.6}"),
+            due_at: due_after(process, at, d)?,
             entered_seq,
         })
         .await?;
     }
     Ok(())
+}
+
+/// When something set at `at` for duration `d` is due (as stored text):
+/// business durations on the process calendar, see [`timer_due`].
+pub(crate) fn due_after(
+    process: &Process,
+    at: &str,
+    d: &crate::ir::Duration,
+) -> Result<String, RuntimeError> {
+    let due = timer_due(process, clock::parse_ts(at)?, d)?;
+    Ok(format!("{due:.6}"))
 }
