@@ -1,5 +1,5 @@
-//! Property: whatever sequence of starts and fires (accepted or refused)
-//! runs against a database, every instance's stored state and record are
+//! Property: whatever sequence of starts, fires (accepted or refused) and
+//! ticks (timers firing days later) runs against a database, every instance's stored state and record are
 //! the fold of its events, its revision is its event count, refusals change
 //! nothing, and the audit chain verifies. SQLite, few cases.
 
@@ -66,6 +66,11 @@ enum Op {
         patch: usize,
         stale: bool,
     },
+    /// A tick `days` days from now: the `expire` timer (3d) of instances
+    /// still in `new` fires.
+    Tick {
+        days: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -85,6 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
                 patch,
                 stale,
             }),
+        1 => (0..5i64).prop_map(|days| Op::Tick { days }),
     ]
 }
 
@@ -166,6 +172,25 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     history.last().map(|h| h.to.clone()),
                     Some(after.state.clone())
                 );
+            }
+            Op::Tick { days } => {
+                let now = jiff::Timestamp::now()
+                    .checked_add(jiff::SignedDuration::from_hours(24 * days))
+                    .map_err(|err| TestCaseError::fail(err.to_string()))?;
+                let report = e
+                    .tick(now)
+                    .await
+                    .map_err(|err| TestCaseError::fail(err.to_string()))?;
+                prop_assert!(report.failed.is_empty(), "{:?}", report.failed);
+                for fired in &report.fired {
+                    prop_assert_eq!(&fired.transition, "expire");
+                    let after = e
+                        .show(fired.instance)
+                        .await
+                        .map_err(|err| TestCaseError::fail(err.to_string()))?;
+                    prop_assert_eq!(after.state, "expired");
+                }
+                accepted += report.fired.len() as u64;
             }
         }
     }
