@@ -125,15 +125,28 @@ async fn entering_spawns_a_linked_instance(db: &TestDb) {
 
     // The normal start path: the child's `on enter` notification and its
     // timer exist.
+    // The child's requester is the case's: whoever raised it, not
+    // `system:spawn`.
     let rows = e.outbox(false).await.expect("outbox");
-    assert_eq!(rows.len(), 1, "{rows:?}");
+    let mut got: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.instance_id,
+                r.event_seq,
+                r.recipient_role.as_str(),
+                r.recipient_id.as_deref(),
+            )
+        })
+        .collect();
+    got.sort();
     assert_eq!(
-        (
-            rows[0].instance_id,
-            rows[0].event_seq,
-            rows[0].recipient_role.as_str()
-        ),
-        (child, 1, "analyst")
+        got,
+        vec![
+            (child, 1, "analyst", None),
+            (child, 1, "requester", Some(agent().id.as_str())),
+        ],
+        "{rows:?}"
     );
     let later = Timestamp::now() + SignedDuration::from_hours(24 * 4);
     let tick = e.tick(later).await.expect("tick");

@@ -249,7 +249,7 @@ impl Engine {
 
     /// The actor who started instance `id` (the actor of its first event).
     pub(super) async fn requester<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
-        Ok(tx.event(id, 1).await?.map(|e| e.actor).unwrap_or_default())
+        super::spawn::requester(tx, id).await
     }
 
     /// Connects (and migrates) the database at `url`.

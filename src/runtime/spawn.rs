@@ -228,6 +228,26 @@ async fn lineage<T: Tx>(tx: &mut T, id: i64, process: &str) -> Result<Vec<String
     Ok(chain)
 }
 
+/// Who asked for instance `id` (the notification role `requester`): the
+/// actor who started it, or, for an instance a spawn started, the requester
+/// of the instance that spawned it (a problem spawned by an incident
+/// answers to whoever raised the incident, not to `system:spawn`).
+pub(crate) async fn requester<T: Tx>(tx: &mut T, id: i64) -> Result<String, RuntimeError> {
+    let mut current = id;
+    let mut actor = String::new();
+    for _ in 0..=MAX_SPAWN_DEPTH {
+        let Some(start) = tx.event(current, 1).await? else {
+            break;
+        };
+        actor = start.actor.clone();
+        match origin(&start, SPAWNED_BY) {
+            Some((_, parent)) if start.actor == SPAWN_ACTOR => current = parent,
+            _ => break,
+        }
+    }
+    Ok(actor)
+}
+
 /// The `{process, instance}` under `key` in an event's patch.
 fn origin(e: &EventRow, key: &str) -> Option<(String, i64)> {
     let patch: Value = serde_json::from_str(&e.patch).ok()?;
