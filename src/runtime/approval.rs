@@ -38,7 +38,7 @@ pub const KIND_REJECTED: &str = "rejected";
 pub const KIND_APPROVAL_TIMEOUT: &str = "approval_timeout";
 
 /// An approver's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approve,
@@ -63,7 +63,8 @@ impl Decision {
 }
 
 /// One decision of the current round.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ApprovalDecision)]
 pub struct DecisionView {
     pub seq: i64,
     pub at: String,
@@ -73,8 +74,10 @@ pub struct DecisionView {
     pub comment: Option<String>,
 }
 
-/// An approval open in the instance's current state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An approval open in the instance's current state, with this round's
+/// decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Approval)]
 pub struct OpenApproval {
     pub name: String,
     pub title: Option<String>,

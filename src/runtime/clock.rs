@@ -60,7 +60,8 @@ pub const KIND_BREACH: &str = "breach";
 pub const KIND_WARN: &str = "warn";
 
 /// One SLA clock as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Clock)]
 pub struct ClockView {
     pub sla: String,
     /// `running`, `paused`, `met` or `breached`.

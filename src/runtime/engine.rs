@@ -137,8 +137,10 @@ pub struct DeployReport {
     pub processes: Vec<Deployed>,
 }
 
-/// An instance as shown to users.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An instance as shown to users (and, as `Instance`, in the HTTP API's
+/// OpenAPI document).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Instance)]
 pub struct InstanceView {
     pub id: i64,
     pub process: String,
@@ -146,7 +148,11 @@ pub struct InstanceView {
     pub version: i64,
     pub definition_id: i64,
     pub state: String,
+    /// Increases by one with every event; pass it as `revision` to refuse
+    /// a change when someone else changed the instance first.
     pub revision: i64,
+    /// The record: field name to value.
+    #[schema(value_type = Object)]
     pub record: Value,
     pub created_at: String,
     pub updated_at: String,
@@ -170,7 +176,8 @@ pub struct InstanceView {
 }
 
 /// An instance in a listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = InstanceItem)]
 pub struct InstanceSummary {
     pub id: i64,
     pub process: String,
@@ -182,16 +189,22 @@ pub struct InstanceSummary {
 }
 
 /// One event of an instance's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Event)]
 pub struct EventView {
     pub seq: i64,
     pub at: String,
     pub actor: String,
+    /// The actor's roles (a JSON array of names).
+    #[schema(value_type = Vec<String>)]
     pub roles: Value,
+    /// `start`, `fire`, `decision`, `approved`, `rejected`, `breach`, ...
     pub kind: String,
     pub transition: Option<String>,
     pub from: Option<String>,
     pub to: String,
+    /// The fields the event changed.
+    #[schema(value_type = Object)]
     pub patch: Value,
     pub prev_hash: String,
     pub hash: String,

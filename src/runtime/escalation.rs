@@ -35,7 +35,8 @@ pub const KIND_ESCALATION: &str = "escalation";
 pub const ESCALATION_ACTOR: &str = "system:escalation";
 
 /// An escalation raised on an instance, as `instance show` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Escalation)]
 pub struct EscalationView {
     pub name: String,
     pub title: Option<String>,

@@ -44,7 +44,8 @@ pub const SPAWNED_BY: &str = "$spawned_by";
 pub const SPAWNED: &str = "$spawned";
 
 /// One end of a spawn link, as `instance show` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Link)]
 pub struct LinkView {
     pub process: String,
     pub instance: i64,

@@ -16,7 +16,7 @@ use super::{page_limit, Json, Path, Query};
 use crate::runtime::approval::Decision;
 use crate::server::auth::{can_read, may_read, Caller};
 use crate::server::error::{ApiError, ErrorBody};
-use crate::server::schema::{Clocks, Event, History, Instance, InstanceItem, InstancePage};
+use crate::server::schema::{Clocks, History, Instance, InstancePage};
 use crate::server::AppState;
 
 /// `POST /instances`.
@@ -116,7 +116,7 @@ pub async fn start(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        axum::Json(Instance::from(view)),
+        axum::Json(view),
     ))
 }
 
@@ -181,7 +181,7 @@ pub async fn list(
             }
         };
         if ok {
-            items.push(InstanceItem::from(r));
+            items.push(r);
         }
     }
     Ok(axum::Json(InstancePage { items, next }))
@@ -212,7 +212,7 @@ pub async fn show(
     let view = state.engine().show(id).await?;
     let process = state.process(&view.process).await?;
     may_read(&actor, &process)?;
-    Ok(axum::Json(Instance::from(view)))
+    Ok(axum::Json(view))
 }
 
 /// The events of an instance, oldest first.
@@ -238,7 +238,7 @@ pub async fn history(
     let events = state.engine().history(id).await?;
     Ok(axum::Json(History {
         instance: id,
-        events: events.into_iter().map(Event::from).collect(),
+        events,
     }))
 }
 
@@ -275,7 +275,7 @@ pub async fn fire(
         .fire(id, &name, &actor, &Value::Object(body.patch), body.revision)
         .await?;
     state.metrics().fired("api", 1);
-    Ok(axum::Json(Instance::from(view)))
+    Ok(axum::Json(view))
 }
 
 /// Records the caller's decision on an open approval.
@@ -321,7 +321,7 @@ pub async fn decide(
         )
         .await?;
     state.metrics().decisions.inc();
-    Ok(axum::Json(Instance::from(view)))
+    Ok(axum::Json(view))
 }
 
 /// The SLA clocks of an instance as of now.
@@ -347,6 +347,6 @@ pub async fn clocks(
     let clocks = state.engine().clocks(id, jiff::Timestamp::now()).await?;
     Ok(axum::Json(Clocks {
         instance: id,
-        clocks: clocks.into_iter().map(Into::into).collect(),
+        clocks,
     }))
 }

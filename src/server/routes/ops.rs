@@ -115,7 +115,7 @@ pub async fn breaches(
             items.push(Breach {
                 instance: row.instance_id,
                 process: process.name.clone(),
-                clock: v.into(),
+                clock: v,
             });
         }
     }
