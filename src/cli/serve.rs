@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::diag::render;
 use crate::runtime::store::{redact, DEFAULT_URL};
-use crate::runtime::{Engine, RuntimeError};
+use crate::runtime::Engine;
 use crate::server::{self, auth::Tokens, AppState};
 use crate::{compile, load};
 
@@ -184,41 +184,20 @@ async fn serve(args: Args, program: crate::ir::Program, tokens: Tokens) -> Resul
     Ok(())
 }
 
-/// How often starting replicas retry a migration or deployment that lost a
-/// race with another replica starting on the same database.
-const START_ATTEMPTS: u32 = 5;
-
 /// Connects (migrating the schema) and deploys. Replicas starting together
-/// on one database may collide (two inserting version 1 of a process: a
-/// unique violation); the loser tries again and then finds the definitions
-/// deployed.
+/// on one database need no retry here: migrations retry a lost race
+/// themselves and deploys queue on a lock (see `store::migrate` and
+/// `Engine::deploy`).
 async fn connect_and_deploy(
     url: &str,
     program: &crate::ir::Program,
 ) -> Result<(Engine, crate::runtime::engine::DeployReport), String> {
-    let mut attempt = 1;
-    loop {
-        let result = async {
-            let engine = Engine::connect(url).await?;
-            match engine.deploy(program).await {
-                Ok(report) => Ok((engine, report)),
-                Err(e) => {
-                    engine.store().close().await;
-                    Err(e)
-                }
-            }
-        }
-        .await;
-        match result {
-            Ok(done) => return Ok(done),
-            Err(e @ (RuntimeError::Database { .. } | RuntimeError::Migration { .. }))
-                if attempt < START_ATTEMPTS =>
-            {
-                tracing::warn!(error = %e, attempt, "starting failed; trying again");
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e.to_string()),
+    let engine = Engine::connect(url).await.map_err(|e| e.to_string())?;
+    match engine.deploy(program).await {
+        Ok(report) => Ok((engine, report)),
+        Err(e) => {
+            engine.store().close().await;
+            Err(e.to_string())
         }
     }
 }
