@@ -28,7 +28,7 @@ pub(crate) use tx::{Mode, Tx};
 pub const DEFAULT_URL: &str = "sqlite://pdca.db";
 
 /// A stored process definition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DefinitionRow {
     pub id: i64,
     pub process: String,
@@ -39,7 +39,7 @@ pub struct DefinitionRow {
     pub deployed_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct InstanceRow {
     pub id: i64,
     pub process: String,
@@ -53,7 +53,7 @@ pub struct InstanceRow {
 }
 
 /// One stored event, as written (JSON columns as text).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EventRow {
     pub instance_id: i64,
     pub seq: i64,
@@ -73,7 +73,7 @@ pub struct EventRow {
 
 /// A pending timer: `transition` fires on the instance at `due_at` if it
 /// is still in the state entered by event `entered_seq`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TimerRow {
     pub instance_id: i64,
     pub transition: String,
@@ -109,7 +109,7 @@ pub struct ClockRow {
 /// The timeout of an approval an instance is waiting on (see
 /// `runtime::tick`): due at `due_at` unless the round ends first; `due_at`
 /// is `None` and `timed_out_seq` set once the round has timed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApprovalTimeoutRow {
     pub instance_id: i64,
     pub approval: String,
@@ -139,7 +139,7 @@ pub struct Advance {
 }
 
 /// The schedule of a process with `schedule every`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ScheduleRow {
     pub process: String,
     /// The interval as written, e.g. `3 months`.
@@ -150,7 +150,7 @@ pub struct ScheduleRow {
 }
 
 /// One notification in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
     pub instance_id: i64,

@@ -256,25 +256,11 @@ macro_rules! clock_columns {
 macro_rules! impl_tx {
     ($ty:ty, $row:ty, $lock:literal, $bulk_rows:literal) => {
         impl $ty {
-            fn approval_timeout_row(r: &$row) -> R<ApprovalTimeoutRow> {
-                Ok(ApprovalTimeoutRow {
-                    instance_id: r.try_get("instance_id")?,
-                    approval: r.try_get("approval")?,
-                    due_at: r.try_get("due_at")?,
-                    entered_seq: r.try_get("entered_seq")?,
-                    timed_out_seq: r.try_get("timed_out_seq")?,
-                })
+            /// A row as its `FromRow` type (columns by name).
+            fn decode<T: for<'r> sqlx::FromRow<'r, $row>>(row: &$row) -> R<T> {
+                Ok(T::from_row(row)?)
             }
 
-            fn schedule_row(r: &$row) -> R<ScheduleRow> {
-                Ok(ScheduleRow {
-                    process: r.try_get("process")?,
-                    every: r.try_get("every")?,
-                    next_due: r.try_get("next_due")?,
-                    last_instance: r.try_get("last_instance")?,
-                    last_started_at: r.try_get("last_started_at")?,
-                })
-            }
 
             fn clock_row(r: &$row) -> R<ClockRow> {
                 Ok(ClockRow {
@@ -292,47 +278,8 @@ macro_rules! impl_tx {
                 })
             }
 
-            fn definition_row(row: &$row) -> R<DefinitionRow> {
-                Ok(DefinitionRow {
-                    id: row.try_get("id")?,
-                    process: row.try_get("process")?,
-                    version: row.try_get("version")?,
-                    hash: row.try_get("hash")?,
-                    ir: row.try_get("ir")?,
-                    active: row.try_get("active")?,
-                    deployed_at: row.try_get("deployed_at")?,
-                })
-            }
 
-            fn instance_row(row: &$row) -> R<InstanceRow> {
-                Ok(InstanceRow {
-                    id: row.try_get("id")?,
-                    process: row.try_get("process")?,
-                    definition_id: row.try_get("definition_id")?,
-                    state: row.try_get("state")?,
-                    record: row.try_get("record")?,
-                    revision: row.try_get("revision")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            }
 
-            fn event_row(row: &$row) -> R<EventRow> {
-                Ok(EventRow {
-                    instance_id: row.try_get("instance_id")?,
-                    seq: row.try_get("seq")?,
-                    at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
-                    actor_roles: row.try_get("actor_roles")?,
-                    kind: row.try_get("kind")?,
-                    transition: row.try_get("transition")?,
-                    from_state: row.try_get("from_state")?,
-                    to_state: row.try_get("to_state")?,
-                    patch: row.try_get("patch")?,
-                    prev_hash: row.try_get("prev_hash")?,
-                    hash: row.try_get("hash")?,
-                })
-            }
         }
 
         impl Tx for $ty {
@@ -344,7 +291,7 @@ macro_rules! impl_tx {
                 .bind(process)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::definition_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn definition(&mut self, id: i64) -> R<Option<DefinitionRow>> {
@@ -355,7 +302,7 @@ macro_rules! impl_tx {
                 .bind(id)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::definition_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn definition_by_hash(
@@ -371,7 +318,7 @@ macro_rules! impl_tx {
                 .bind(hash)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::definition_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn deployed_processes(&mut self) -> R<Vec<String>> {
@@ -441,7 +388,7 @@ macro_rules! impl_tx {
                 .bind(id)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::instance_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn instance_process(&mut self, id: i64) -> R<Option<String>> {
@@ -516,7 +463,7 @@ macro_rules! impl_tx {
                 .bind(limit)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter().map(Self::instance_row).collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn instance_ids(&mut self, after: i64, limit: i64) -> R<Vec<i64>> {
@@ -573,7 +520,7 @@ macro_rules! impl_tx {
                 .bind(instance_id)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter().map(Self::event_row).collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn last_event(&mut self, instance_id: i64) -> R<Option<EventRow>> {
@@ -585,7 +532,7 @@ macro_rules! impl_tx {
                 .bind(instance_id)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::event_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn event(&mut self, instance_id: i64, seq: i64) -> R<Option<EventRow>> {
@@ -598,7 +545,7 @@ macro_rules! impl_tx {
                 .bind(seq)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::event_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn insert_timer(&mut self, t: &TimerRow) -> R<()> {
@@ -693,22 +640,7 @@ macro_rules! impl_tx {
                 .bind(pending_only)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter()
-                    .map(|r| -> R<OutboxRow> {
-                        Ok(OutboxRow {
-                            id: r.try_get("id")?,
-                            instance_id: r.try_get("instance_id")?,
-                            event_seq: r.try_get("event_seq")?,
-                            kind: r.try_get("kind")?,
-                            recipient_role: r.try_get("recipient_role")?,
-                            recipient_id: r.try_get("recipient_id")?,
-                            subject: r.try_get("subject")?,
-                            body: r.try_get("body")?,
-                            created_at: r.try_get("created_at")?,
-                            sent_at: r.try_get("sent_at")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn commit(self) -> R<()> {
@@ -770,16 +702,7 @@ macro_rules! impl_tx {
                 .bind(limit)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter()
-                    .map(|r| -> R<TimerRow> {
-                        Ok(TimerRow {
-                            instance_id: r.try_get("instance_id")?,
-                            transition: r.try_get("transition")?,
-                            due_at: r.try_get("due_at")?,
-                            entered_seq: r.try_get("entered_seq")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn claim_due_clocks(&mut self, now: &str, limit: i64) -> R<Vec<ClockRow>> {
@@ -813,7 +736,7 @@ macro_rules! impl_tx {
                     None => Ok(None),
                     Some(row) => {
                         let head: Option<String> = row.try_get("head")?;
-                        Ok(Some((Self::instance_row(&row)?, head)))
+                        Ok(Some((Self::decode(&row)?, head)))
                     }
                 }
             }
@@ -826,7 +749,7 @@ macro_rules! impl_tx {
                 .bind(instance_id)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter().map(Self::approval_timeout_row).collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn put_approval_timeout(&mut self, t: &ApprovalTimeoutRow) -> R<()> {
@@ -872,7 +795,7 @@ macro_rules! impl_tx {
                 .bind(limit)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter().map(Self::approval_timeout_row).collect()
+                rows.iter().map(Self::decode).collect()
             }
 
             async fn schedule(&mut self, process: &str) -> R<Option<ScheduleRow>> {
@@ -883,7 +806,7 @@ macro_rules! impl_tx {
                 .bind(process)
                 .fetch_optional(&mut *self.0)
                 .await?;
-                row.as_ref().map(Self::schedule_row).transpose()
+                row.as_ref().map(Self::decode).transpose()
             }
 
             async fn put_schedule(&mut self, s: &ScheduleRow) -> R<()> {
@@ -922,7 +845,7 @@ macro_rules! impl_tx {
                 .bind(limit)
                 .fetch_all(&mut *self.0)
                 .await?;
-                rows.iter().map(Self::schedule_row).collect()
+                rows.iter().map(Self::decode).collect()
             }
             async fn chained_instances(&mut self, ids: &[i64]) -> R<Vec<ChainedInstance>> {
                 let mut out = Vec::with_capacity(ids.len());
@@ -942,7 +865,7 @@ macro_rules! impl_tx {
                     }
                     for r in q.fetch_all(&mut *self.0).await? {
                         out.push(ChainedInstance {
-                            row: Self::instance_row(&r)?,
+                            row: Self::decode(&r)?,
                             head: r.try_get("head")?,
                             requester: r.try_get("requester")?,
                         });
