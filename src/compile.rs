@@ -81,6 +81,34 @@ fn add_input(
     }
 }
 
+/// The diagnostic for a refused `use "…"`. It names the path as written and
+/// never shows anything read from the refused file.
+fn use_error(path: &str, span: Span, e: load::UseError) -> Diagnostic {
+    const WHERE: &str = "a used file must be a `.pdca` file inside the project folder (the folders given to the command, or `--root DIR`)";
+    match e {
+        load::UseError::Outside(reason) => {
+            Diagnostic::new("E0208", span, format!("used path `{path}` is outside the project"))
+                .label(reason)
+                .help(format!("{WHERE}; copy the definitions into the project and use them by a relative path"))
+        }
+        load::UseError::NotSource(reason) => Diagnostic::new(
+            "E0209",
+            span,
+            format!("used path `{path}` is not a pdca source file"),
+        )
+        .label(reason)
+        .help(format!("{WHERE}, and a regular file (not a folder, pipe or device)")),
+        load::UseError::Unreadable { reason, tried } => {
+            Diagnostic::new("E0204", span, format!("cannot read used file `{path}`"))
+                .label(reason)
+                .help(format!(
+                    "the path is relative to this file's folder (looked for `{}`)",
+                    tried.display()
+                ))
+        }
+    }
+}
+
 /// The stdlib parsed once per process: its files always take the first file
 /// ids, so the same syntax trees serve every compilation.
 fn parsed_stdlib() -> &'static [(ast::File, Vec<Diagnostic>)] {
@@ -140,24 +168,9 @@ pub fn compile(inputs: Vec<Input>) -> Compilation {
         }
         for u in &file.uses {
             if let ast::Use::File { path, span } = u {
-                let base = input
-                    .path
-                    .as_ref()
-                    .and_then(|p| p.parent().map(|d| d.to_path_buf()));
-                let target = match base {
-                    Some(dir) => dir.join(path),
-                    None => PathBuf::from(path),
-                };
-                match load::read_file(&target) {
+                match load::resolve_use(&input, path) {
                     Ok(used) => queue.push_back(used),
-                    Err(e) => diags.push(
-                        Diagnostic::new("E0204", *span, format!("cannot read used file `{path}`"))
-                            .label(e.reason)
-                            .help(format!(
-                                "the path is relative to this file's folder (looked for `{}`)",
-                                target.display()
-                            )),
-                    ),
+                    Err(e) => diags.push(use_error(path, *span, e)),
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Property tests: the parser and checker never panic, whatever the input.
 
-use pdca::load::{Content, Input};
+use pdca::load::Input;
 use proptest::prelude::*;
 
 const SEED: &str = include_str!("../stdlib/priority.pdca");
@@ -139,7 +139,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let c = pdca::compile(vec![Input { name: "b.pdca".into(), path: None, content: Content::Bytes(bytes) }]);
+        let c = pdca::compile(vec![Input::from_bytes("b.pdca", bytes)]);
         let _ = pdca::diag::render::human(&c.sources, &c.diagnostics, false);
     }
 

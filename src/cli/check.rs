@@ -30,6 +30,10 @@ pub struct Args {
     /// Files or directories (searched recursively for *.pdca)
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
+    /// The project folder that `use "…"` lines may read from (default: the
+    /// folders given, and the folders of the files given)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
     /// Output format: `human` (default) or `json` (one object per line)
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -42,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let inputs = match load::collect(&args.paths) {
+    let inputs = match load::collect_in(&args.paths, args.root.as_deref()) {
         Ok(inputs) => inputs,
         Err(e) => {
             eprintln!("error: {e}");

@@ -13,6 +13,10 @@ pub struct Args {
     /// Files or directories (searched recursively for *.pdca)
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
+    /// The project folder that `use "…"` lines may read from (default: the
+    /// folders given, and the folders of the files given)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
     /// The standard to measure against
     #[arg(long, default_value = DEFAULT_STANDARD)]
     standard: String,
@@ -40,7 +44,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let inputs = match load::collect(&args.paths) {
+    let inputs = match load::collect_in(&args.paths, args.root.as_deref()) {
         Ok(inputs) if !inputs.is_empty() => inputs,
         Ok(_) => {
             eprintln!("error: no .pdca files found");

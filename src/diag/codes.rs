@@ -27,6 +27,8 @@ codes! {
     "E0103" => "file is not UTF-8 text",
     "E0104" => "file is too large",
     "E0105" => "invalid literal",
+    "E0106" => "unbalanced braces",
+    "E0107" => "clause given twice",
     "W0101" => "file declares nothing",
     // names
     "E0201" => "undefined name",
@@ -34,6 +36,8 @@ codes! {
     "E0203" => "unknown import",
     "E0204" => "used file cannot be read",
     "E0205" => "unknown type",
+    "E0208" => "used path is outside the project",
+    "E0209" => "used path is not a pdca source file",
     // graph
     "E0301" => "no initial state",
     "E0302" => "more than one initial state",

@@ -9,7 +9,13 @@ use serde::Serialize;
 
 use super::{Diagnostic, Severity};
 use crate::source::SourceMap;
-use crate::syntax::span::FileId;
+use crate::syntax::span::{FileId, Span};
+
+/// Ariadne's source key: a file and a section number. Ariadne titles every
+/// section of a file with the primary location, even a section that shows an
+/// earlier line; a related label that would land in such a section gets a key
+/// of its own, so its section is titled with its own `file:line:column`.
+type Key = (FileId, usize);
 
 /// Serves the compilation's files to ariadne without copying them.
 struct MapCache<'a> {
@@ -17,21 +23,66 @@ struct MapCache<'a> {
     built: HashMap<FileId, Source<&'a str>>,
 }
 
-impl<'a> Cache<FileId> for MapCache<'a> {
+impl<'a> Cache<Key> for MapCache<'a> {
     type Storage = &'a str;
 
-    fn fetch(&mut self, id: &FileId) -> Result<&Source<&'a str>, impl fmt::Debug> {
+    fn fetch(&mut self, id: &Key) -> Result<&Source<&'a str>, impl fmt::Debug> {
         let map = self.map;
         let source = self
             .built
-            .entry(*id)
-            .or_insert_with(|| Source::from(map.get(*id).text.as_str()));
+            .entry(id.0)
+            .or_insert_with(|| Source::from(map.get(id.0).text.as_str()));
         Ok::<_, String>(source)
     }
 
-    fn display<'b>(&self, id: &'b FileId) -> Option<impl fmt::Display + 'b> {
-        Some(self.map.get(*id).name.clone())
+    fn display<'b>(&self, id: &'b Key) -> Option<impl fmt::Display + 'b> {
+        Some(self.map.get(id.0).name.clone())
     }
+}
+
+/// A span as ariadne wants it: a key and a range of characters (not bytes;
+/// ariadne titles sections other than the primary one by a character offset).
+fn char_range(map: &SourceMap, span: Span) -> std::ops::Range<usize> {
+    let text = &map.get(span.file).text;
+    let chars = |byte: usize| {
+        let mut b = byte.min(text.len());
+        while !text.is_char_boundary(b) {
+            b -= 1;
+        }
+        text[..b].chars().count()
+    };
+    chars(span.start as usize)..chars(span.end as usize)
+}
+
+/// The line ariadne groups a label by: the line of its last character.
+fn end_line(map: &SourceMap, span: Span) -> usize {
+    let end = if span.end > span.start {
+        span.end - 1
+    } else {
+        span.start
+    };
+    map.get(span.file).line_col(end as usize).0
+}
+
+/// Section keys for the primary label and then each related label, in the
+/// order ariadne groups them: a label joins the section before it when it is
+/// in the same file on the same or a later line, and starts a new one
+/// otherwise.
+fn section_keys(map: &SourceMap, d: &Diagnostic) -> Vec<Key> {
+    let mut keys = Vec::with_capacity(1 + d.secondary.len());
+    let primary = d.primary.span;
+    let mut current: Key = (primary.file, 0);
+    let mut last_line = end_line(map, primary);
+    keys.push(current);
+    for (i, s) in d.secondary.iter().enumerate() {
+        let line = end_line(map, s.span);
+        if s.span.file != current.0 || line < last_line {
+            current = (s.span.file, i + 1);
+        }
+        last_line = line;
+        keys.push(current);
+    }
+    keys
 }
 
 /// Renders diagnostics for a terminal (or, with `color: false`, for logs and snapshots).
@@ -50,7 +101,8 @@ pub fn human(map: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
             Severity::Error => Color::Red,
             Severity::Warning => Color::Yellow,
         };
-        let span = (d.primary.span.file, d.primary.span.range());
+        let keys = section_keys(map, d);
+        let span = (keys[0], char_range(map, d.primary.span));
         let mut label = AriadneLabel::new(span.clone()).with_color(primary_color);
         if !d.primary.message.is_empty() {
             label = label.with_message(&d.primary.message);
@@ -59,14 +111,14 @@ pub fn human(map: &SourceMap, diags: &[Diagnostic], color: bool) -> String {
             .with_config(
                 Config::default()
                     .with_color(color)
-                    .with_index_type(IndexType::Byte),
+                    .with_index_type(IndexType::Char),
             )
             .with_code(d.code)
             .with_message(&d.message)
             .with_label(label);
-        for s in &d.secondary {
+        for (s, key) in d.secondary.iter().zip(&keys[1..]) {
             builder = builder.with_label(
-                AriadneLabel::new((s.span.file, s.span.range()))
+                AriadneLabel::new((*key, char_range(map, s.span)))
                     .with_message(&s.message)
                     .with_color(Color::Blue),
             );

@@ -168,12 +168,148 @@ fn token_len(text: &str, pos: usize) -> usize {
     }
 }
 
-pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
+/// The diagnostics for a file pest could not parse: braces that do not pair
+/// up are reported where they are (E0106), since pest only notices them
+/// where it gets lost, often lines later; otherwise pest's own error.
+pub fn from_pest_all(file: FileId, text: &str, err: &Error<Rule>) -> Vec<Diagnostic> {
+    let pos = error_pos(text, err);
+    let mut diags = Vec::new();
+    let braces = brace_imbalance(text).map(|b| b.diagnostic(file));
+    match braces {
+        // An unrelated error earlier in the file comes first.
+        Some(b) if (b.primary.span.start as usize) <= pos => diags.push(b),
+        Some(b) => {
+            diags.push(from_pest(file, text, err));
+            diags.push(b);
+        }
+        None => diags.push(from_pest(file, text, err)),
+    }
+    diags
+}
+
+fn error_pos(text: &str, err: &Error<Rule>) -> usize {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let pos = pos.min(text.len());
+    let mut pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    pos
+}
+
+/// A brace without its partner.
+#[derive(Debug, PartialEq, Eq)]
+enum Imbalance {
+    /// The byte offset of a `{` that is never closed.
+    Unclosed(usize),
+    /// The byte offset of a `}` that closes nothing.
+    Unopened(usize),
+}
+
+impl Imbalance {
+    fn diagnostic(&self, file: FileId) -> Diagnostic {
+        match *self {
+            Imbalance::Unclosed(at) => {
+                Diagnostic::new("E0106", Span::new(file, at, at + 1), "unclosed `{`")
+                    .label("this `{` is never closed")
+                    .help("add the missing `}` after the last item of this block")
+            }
+            Imbalance::Unopened(at) => {
+                Diagnostic::new("E0106", Span::new(file, at, at + 1), "unmatched `}`")
+                    .label("this `}` closes nothing")
+                    .help("remove this `}`, or add the `{` it was meant to close")
+            }
+        }
+    }
+}
+
+/// The indentation of the line holding `pos`, if only whitespace precedes
+/// `pos` on that line (a brace that starts its line).
+fn leading_indent(text: &str, pos: usize) -> Option<usize> {
+    let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let before = &text[line_start..pos];
+    before
+        .chars()
+        .all(|c| c == ' ' || c == '\t')
+        .then_some(before.len())
+}
+
+/// The indentation of the line holding `pos`.
+fn line_indent(text: &str, pos: usize) -> usize {
+    let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    text[line_start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .count()
+}
+
+/// Pairs the braces of a file, skipping strings, comments and backtick
+/// guards, and names the brace that lacks a partner. When the braces still
+/// balance by count, indentation decides which brace the designer forgot:
+/// a `}` that starts its line less indented than the line of the `{` it
+/// closes suggests that this `{` was never closed (and more indented, that
+/// the `}` is one too many).
+fn brace_imbalance(text: &str) -> Option<Imbalance> {
+    let bytes = text.as_bytes();
+    let mut open: Vec<usize> = Vec::new();
+    let mut suspect_unclosed = None;
+    let mut suspect_extra = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Strings end at their quote or, unclosed, at the line's end.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'`' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'{' => open.push(i),
+            b'}' => {
+                let Some(opened) = open.pop() else {
+                    return Some(Imbalance::Unopened(suspect_extra.unwrap_or(i)));
+                };
+                let same_line = !text[opened..i].contains('\n');
+                if let (false, Some(close_indent)) = (same_line, leading_indent(text, i)) {
+                    let open_indent = line_indent(text, opened);
+                    if close_indent < open_indent && suspect_unclosed.is_none() {
+                        suspect_unclosed = Some(opened);
+                    }
+                    if close_indent > open_indent && suspect_extra.is_none() {
+                        suspect_extra = Some(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let innermost = *open.last()?;
+    Some(Imbalance::Unclosed(suspect_unclosed.unwrap_or(innermost)))
+}
+
+pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
+    let pos = error_pos(text, err);
     let span = Span::new(file, pos, pos + token_len(text, pos));
 
     // A quote left open on this line makes the parser stumble at its end;
@@ -214,9 +350,9 @@ pub fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
     } else {
         format!("expected {} here", join_or(&expected))
     });
-    if let Some(help) = help_for(&positives, text, pos) {
-        diag = diag.help(help);
-    }
+    let help = help_for(&positives, text, pos)
+        .unwrap_or_else(|| generic_help(&expected, text, pos, &found));
+    diag = diag.help(help);
     diag
 }
 
@@ -275,4 +411,27 @@ fn help_for(positives: &[Rule], text: &str, pos: usize) -> Option<String> {
         return Some("a file holds declarations such as `process`, `record`, `role`, `calendar`, `document` and `use`".into());
     }
     None
+}
+
+/// The help when no targeted hint fits: what to write, or what to remove.
+/// Every syntax error gets a help line.
+fn generic_help(expected: &[&str], text: &str, pos: usize, found: &str) -> String {
+    let at_end = text.get(pos..).is_none_or(|rest| rest.trim().is_empty());
+    if at_end {
+        return "the file ends in the middle of a declaration: complete it, or remove the unfinished part".into();
+    }
+    let what = match expected {
+        [] => None,
+        [one] => Some(one.to_string()),
+        _ if expected.len() <= 4 => Some(format!("one of {}", join_or(expected))),
+        _ => None,
+    };
+    match (what, found == "the end of the line") {
+        (Some(what), true) => format!("the line is incomplete: add {what} at its end"),
+        (Some(what), false) => format!("write {what} before {found}, or remove {found}"),
+        (None, true) => "the line is incomplete: compare it with the examples in `pdca explain E0101`".into(),
+        (None, false) => format!(
+            "{found} does not fit here: check its spelling, or remove it"
+        ),
+    }
 }

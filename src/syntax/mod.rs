@@ -3,6 +3,7 @@
 pub mod ast;
 pub mod duration_text;
 pub mod errors;
+mod once;
 pub mod parser;
 pub mod span;
 

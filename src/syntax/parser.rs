@@ -5,6 +5,7 @@ use pest::Parser as _;
 
 use super::ast::*;
 use super::errors;
+use super::once::{Kind, Once};
 use super::span::{FileId, Ident, Span};
 use crate::diag::Diagnostic;
 
@@ -25,7 +26,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             None => File::default(),
         },
         Err(err) => {
-            ctx.diags.push(errors::from_pest(file, text, &err));
+            ctx.diags.extend(errors::from_pest_all(file, text, &err));
             File::default()
         }
     };
@@ -60,6 +61,14 @@ impl Ctx {
             .filter(|p| p.as_rule() == Rule::ident)
             .map(|p| self.ident(p))
             .collect()
+    }
+
+    /// Reports a clause given twice on one declaration (E0107).
+    fn once(&mut self, once: &mut Once, owner: &str, clause: &'static str, pair: &Pair<Rule>, kind: Kind) {
+        let span = self.span(pair);
+        if let Some(d) = once.see(owner, clause, span, kind) {
+            self.diags.push(d);
+        }
     }
 
     fn invalid(&mut self, span: Span, message: String, help: &str) {
@@ -240,11 +249,14 @@ impl Ctx {
             holidays: Vec::new(),
             span,
         };
+        let mut once = Once::default();
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => cal.name = self.ident(p),
                 Rule::string => cal.title = Some(self.string(p).0),
                 Rule::zone_item => {
+                    let owner = format!("calendar `{}`", cal.name.name);
+                    self.once(&mut once, &owner, "zone", &p, Kind::Single);
                     if let Some(s) = p.into_inner().find(|q| q.as_rule() == Rule::string) {
                         let (zone, zspan) = self.string(s);
                         cal.zone = Some((zone, zspan));
@@ -392,7 +404,14 @@ impl Ctx {
             subject: None,
             body: None,
         };
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("template `{}`", t.name.name);
+            match p.as_rule() {
+                Rule::subject_item => self.once(&mut once, &owner(), "subject", &p, Kind::Single),
+                Rule::body_item => self.once(&mut once, &owner(), "body", &p, Kind::Single),
+                _ => {}
+            }
             match p.as_rule() {
                 Rule::ident => t.name = self.ident(p),
                 Rule::subject_item | Rule::body_item => {
@@ -452,7 +471,18 @@ impl Ctx {
             derived: None,
             span,
         };
+        let owner = format!("field `{}`", field.name.name);
+        let mut once = Once::default();
         for p in inner {
+            let clause = match p.as_rule() {
+                Rule::required_mod => Some("required"),
+                Rule::default_mod => Some("default"),
+                Rule::derived_mod => Some("="),
+                _ => None,
+            };
+            if let Some(clause) = clause {
+                self.once(&mut once, &owner, clause, &p, Kind::Single);
+            }
             match p.as_rule() {
                 Rule::required_mod => {
                     let rspan = self.span(&p);
@@ -641,7 +671,20 @@ impl Ctx {
             span,
         };
         let mut seen_name = false;
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("process `{}`", proc.name.name);
+            match p.as_rule() {
+                Rule::owner_item => self.once(&mut once, &owner(), "owner", &p, Kind::Single),
+                Rule::started_item => {
+                    self.once(&mut once, &owner(), "started by", &p, Kind::List)
+                }
+                Rule::schedule_item => {
+                    self.once(&mut once, &owner(), "schedule", &p, Kind::Single)
+                }
+                Rule::calendar_ref => self.once(&mut once, &owner(), "calendar", &p, Kind::Single),
+                _ => {}
+            }
             match p.as_rule() {
                 Rule::ident if !seen_name => {
                     proc.name = self.ident(p);
@@ -698,7 +741,15 @@ impl Ctx {
             tags: Vec::new(),
             span,
         };
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("state `{}`", state.name.name);
+            match p.as_rule() {
+                Rule::initial_flag => self.once(&mut once, &owner(), "initial", &p, Kind::Single),
+                Rule::final_flag => self.once(&mut once, &owner(), "final", &p, Kind::Single),
+                Rule::tags_flag => self.once(&mut once, &owner(), "is", &p, Kind::List),
+                _ => {}
+            }
             match p.as_rule() {
                 Rule::ident => state.name = self.ident(p),
                 Rule::string => state.title = Some(self.string(p).0),
@@ -735,7 +786,16 @@ impl Ctx {
             after: None,
             span,
         };
+        let owner = format!("transition `{}`", t.name.name);
+        let mut once = Once::default();
         for p in inner {
+            match p.as_rule() {
+                Rule::by_clause => self.once(&mut once, &owner, "by", &p, Kind::List),
+                Rule::requires_clause => self.once(&mut once, &owner, "requires", &p, Kind::List),
+                Rule::after_clause => self.once(&mut once, &owner, "after", &p, Kind::Single),
+                Rule::when_clause => self.once(&mut once, &owner, "when", &p, Kind::Single),
+                _ => {}
+            }
             match p.as_rule() {
                 Rule::by_clause => t.by.extend(self.list_in(p)),
                 Rule::requires_clause => t.requires.extend(self.list_in(p)),
@@ -774,7 +834,21 @@ impl Ctx {
             span,
         };
         let mut seen_name = false;
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("approval `{}`", a.name.name);
+            let clause = match p.as_rule() {
+                Rule::approvers_item => Some(("approvers", Kind::List)),
+                Rule::quorum_item => Some(("quorum", Kind::Single)),
+                Rule::distinct_item => Some(("distinct from", Kind::List)),
+                Rule::approved_item => Some(("approved", Kind::Single)),
+                Rule::rejected_item => Some(("rejected", Kind::Single)),
+                Rule::timeout_item => Some(("timeout", Kind::Single)),
+                _ => None,
+            };
+            if let Some((clause, kind)) = clause {
+                self.once(&mut once, &owner(), clause, &p, kind);
+            }
             match p.as_rule() {
                 Rule::ident if !seen_name => {
                     a.name = self.ident(p);
@@ -848,7 +922,20 @@ impl Ctx {
             breach: None,
             span,
         };
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("sla `{}`", sla.name.name);
+            let clause = match p.as_rule() {
+                Rule::sla_span => Some(("from", Kind::Single)),
+                Rule::pause_item => Some(("pause in", Kind::List)),
+                Rule::calendar_ref => Some(("calendar", Kind::Single)),
+                Rule::target_item => Some(("target", Kind::Single)),
+                Rule::breach_item => Some(("breach", Kind::Single)),
+                _ => None,
+            };
+            if let Some((clause, kind)) = clause {
+                self.once(&mut once, &owner(), clause, &p, kind);
+            }
             match p.as_rule() {
                 Rule::ident => sla.name = self.ident(p),
                 Rule::string => sla.title = Some(self.string(p).0),
@@ -950,6 +1037,7 @@ impl Ctx {
         let mut condition = None;
         let mut notify = Vec::new();
         let mut assign = None;
+        let mut once = Once::default();
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => name = Some(self.ident(p)),
@@ -979,7 +1067,14 @@ impl Ctx {
                     }
                     notify.push((roles, template));
                 }
-                Rule::assign_action => assign = self.first_ident(p),
+                Rule::assign_action => {
+                    let owner = format!(
+                        "escalation `{}`",
+                        name.as_ref().map(|n: &Ident| n.name.as_str()).unwrap_or("")
+                    );
+                    self.once(&mut once, &owner, "assign", &p, Kind::Single);
+                    assign = self.first_ident(p);
+                }
                 _ => {}
             }
         }
@@ -1050,7 +1145,18 @@ impl Ctx {
             review: None,
             span,
         };
+        let mut once = Once::default();
         for p in pair.into_inner() {
+            let owner = || format!("document `{}`", doc.name.name);
+            let clause = match p.as_rule() {
+                Rule::owner_item => Some(("owner", Kind::Single)),
+                Rule::approved_by_item => Some(("approved by", Kind::List)),
+                Rule::review_item => Some(("review", Kind::Single)),
+                _ => None,
+            };
+            if let Some((clause, kind)) = clause {
+                self.once(&mut once, &owner(), clause, &p, kind);
+            }
             match p.as_rule() {
                 Rule::ident => doc.name = self.ident(p),
                 Rule::string => doc.title = Some(self.string(p).0),
