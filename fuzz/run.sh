@@ -12,10 +12,12 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --bin compile
+# An explicit --target keeps the flags off build scripts and proc macros.
+TARGET="$(rustc -vV | sed -n 's/^host: //p')"
+cargo build --release --bin compile --target "$TARGET"
 mkdir -p corpus/compile artifacts
 for f in ../processes/*.pdca ../tests/fixtures/*.pdca ../examples/*/*.pdca regressions/*; do
   [ -f "$f" ] && cp -n "$f" "corpus/compile/$(basename "$f")" 2>/dev/null || true
 done
-exec "$CARGO_TARGET_DIR/release/compile" corpus/compile -artifact_prefix=artifacts/ \
+exec "$CARGO_TARGET_DIR/$TARGET/release/compile" corpus/compile -artifact_prefix=artifacts/ \
   -dict=pdca.dict -timeout=20 -rss_limit_mb=2048 -max_len=65536 "$@"
