@@ -86,18 +86,24 @@ fn add_input(
 fn use_error(path: &str, span: Span, e: load::UseError) -> Diagnostic {
     const WHERE: &str = "a used file must be a `.pdca` file inside the project folder (the folders given to the command, or `--root DIR`)";
     match e {
-        load::UseError::Outside(reason) => {
-            Diagnostic::new("E0208", span, format!("used path `{path}` is outside the project"))
-                .label(reason)
-                .help(format!("{WHERE}; copy the definitions into the project and use them by a relative path"))
-        }
+        load::UseError::Outside(reason) => Diagnostic::new(
+            "E0208",
+            span,
+            format!("used path `{path}` is outside the project"),
+        )
+        .label(reason)
+        .help(format!(
+            "{WHERE}; copy the definitions into the project and use them by a relative path"
+        )),
         load::UseError::NotSource(reason) => Diagnostic::new(
             "E0209",
             span,
             format!("used path `{path}` is not a pdca source file"),
         )
         .label(reason)
-        .help(format!("{WHERE}, and a regular file (not a folder, pipe or device)")),
+        .help(format!(
+            "{WHERE}, and a regular file (not a folder, pipe or device)"
+        )),
         load::UseError::Unreadable { reason, tried } => {
             Diagnostic::new("E0204", span, format!("cannot read used file `{path}`"))
                 .label(reason)

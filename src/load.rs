@@ -382,7 +382,9 @@ pub fn resolve_use(user: &Input, written: &str) -> Result<Input, UseError> {
         _ => return Err(outside()),
     }
     if !is_pdca(rel) {
-        return Err(UseError::NotSource("the file name does not end in `.pdca`".into()));
+        return Err(UseError::NotSource(
+            "the file name does not end in `.pdca`".into(),
+        ));
     }
     let canonical = tried.canonicalize().map_err(|e| UseError::Unreadable {
         reason: io_reason(&e),

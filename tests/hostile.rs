@@ -42,7 +42,10 @@ fn pdca_in(cwd: &Path, sub: &str, args: &[&str]) -> Run {
         if started.elapsed() > TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`pdca {sub} {}` hung (killed after {TIMEOUT:?})", args.join(" "));
+            panic!(
+                "`pdca {sub} {}` hung (killed after {TIMEOUT:?})",
+                args.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -338,11 +341,7 @@ fn a_use_cycle_loads_each_file_once() {
 fn root_option_widens_and_confines_the_project() {
     let p = Project::using("../shared/roles.pdca");
     std::fs::create_dir(p.root().join("shared")).expect("shared");
-    std::fs::write(
-        p.root().join("shared/roles.pdca"),
-        "role other \"Other\"\n",
-    )
-    .expect("write");
+    std::fs::write(p.root().join("shared/roles.pdca"), "role other \"Other\"\n").expect("write");
     // Outside `proj/` by default …
     let run = pdca_in(p.root(), "check", &["proj"]);
     assert_eq!(run.code, Some(1), "{}", run.out);

@@ -35,8 +35,29 @@ fn floor_boundary(text: &str, mut i: usize) -> usize {
 
 /// Snippets a designer drops or mistypes.
 const NOISE: &[&str] = &[
-    "}", "{", ":", ";", "->", "\"", "after", "when", "by", "state", "4", "4x", "transition",
-    "process", "(", ")", ",", "`", "is", "%", "=", "\n}", "{\n",
+    "}",
+    "{",
+    ":",
+    ";",
+    "->",
+    "\"",
+    "after",
+    "when",
+    "by",
+    "state",
+    "4",
+    "4x",
+    "transition",
+    "process",
+    "(",
+    ")",
+    ",",
+    "`",
+    "is",
+    "%",
+    "=",
+    "\n}",
+    "{\n",
 ];
 
 fn mutations(text: &str, rng: &mut Lcg) -> Vec<String> {

@@ -204,3 +204,37 @@ pub fn json_lines(map: &SourceMap, diags: &[Diagnostic]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A related label on an earlier line of the same file is titled with its
+    /// own location, not the primary one's (README's E0501 example).
+    #[test]
+    fn related_label_on_an_earlier_line_gets_its_own_header() {
+        let mut map = SourceMap::new();
+        let text = "état one\nsecond line\nthird line\n".to_string();
+        let id = map.add("x.pdca", text, false);
+        let d = Diagnostic::new("E0202", Span::new(id, 22, 27), "duplicate")
+            .label("again")
+            .with_secondary(Span::new(id, 0, 5), "first");
+        let out = human(&map, &[d], false);
+        let headers: Vec<&str> = out.lines().filter(|l| l.contains("x.pdca:")).collect();
+        assert_eq!(headers.len(), 2, "{out}");
+        assert!(headers[0].contains("x.pdca:3:1"), "{out}");
+        assert!(headers[1].contains("x.pdca:1:1"), "{out}");
+    }
+
+    /// A related label on a later line stays in the primary's section.
+    #[test]
+    fn related_label_on_a_later_line_shares_the_section() {
+        let mut map = SourceMap::new();
+        let id = map.add("x.pdca", "one\ntwo\nthree\n".to_string(), false);
+        let d = Diagnostic::new("E0202", Span::new(id, 0, 3), "duplicate")
+            .label("here")
+            .with_secondary(Span::new(id, 8, 13), "and here");
+        let out = human(&map, &[d], false);
+        assert_eq!(out.matches("x.pdca:").count(), 1, "{out}");
+    }
+}

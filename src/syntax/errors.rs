@@ -429,9 +429,9 @@ fn generic_help(expected: &[&str], text: &str, pos: usize, found: &str) -> Strin
     match (what, found == "the end of the line") {
         (Some(what), true) => format!("the line is incomplete: add {what} at its end"),
         (Some(what), false) => format!("write {what} before {found}, or remove {found}"),
-        (None, true) => "the line is incomplete: compare it with the examples in `pdca explain E0101`".into(),
-        (None, false) => format!(
-            "{found} does not fit here: check its spelling, or remove it"
-        ),
+        (None, true) => {
+            "the line is incomplete: compare it with the examples in `pdca explain E0101`".into()
+        }
+        (None, false) => format!("{found} does not fit here: check its spelling, or remove it"),
     }
 }

@@ -44,10 +44,14 @@ impl Once {
             ),
         };
         Some(
-            Diagnostic::new("E0107", span, format!("`{clause}` is given twice on {owner}"))
-                .label(format!("second `{clause}`"))
-                .with_secondary(first, format!("first `{clause}` here"))
-                .help(help),
+            Diagnostic::new(
+                "E0107",
+                span,
+                format!("`{clause}` is given twice on {owner}"),
+            )
+            .label(format!("second `{clause}`"))
+            .with_secondary(first, format!("first `{clause}` here"))
+            .help(help),
         )
     }
 }

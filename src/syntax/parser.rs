@@ -64,7 +64,14 @@ impl Ctx {
     }
 
     /// Reports a clause given twice on one declaration (E0107).
-    fn once(&mut self, once: &mut Once, owner: &str, clause: &'static str, pair: &Pair<Rule>, kind: Kind) {
+    fn once(
+        &mut self,
+        once: &mut Once,
+        owner: &str,
+        clause: &'static str,
+        pair: &Pair<Rule>,
+        kind: Kind,
+    ) {
         let span = self.span(pair);
         if let Some(d) = once.see(owner, clause, span, kind) {
             self.diags.push(d);
@@ -676,12 +683,8 @@ impl Ctx {
             let owner = || format!("process `{}`", proc.name.name);
             match p.as_rule() {
                 Rule::owner_item => self.once(&mut once, &owner(), "owner", &p, Kind::Single),
-                Rule::started_item => {
-                    self.once(&mut once, &owner(), "started by", &p, Kind::List)
-                }
-                Rule::schedule_item => {
-                    self.once(&mut once, &owner(), "schedule", &p, Kind::Single)
-                }
+                Rule::started_item => self.once(&mut once, &owner(), "started by", &p, Kind::List),
+                Rule::schedule_item => self.once(&mut once, &owner(), "schedule", &p, Kind::Single),
                 Rule::calendar_ref => self.once(&mut once, &owner(), "calendar", &p, Kind::Single),
                 _ => {}
             }
