@@ -100,7 +100,7 @@ fn every_syntax_error_has_a_help_line() {
         .filter(|p| p.extension().is_some_and(|x| x == "pdca"))
         .collect();
     files.sort();
-    let mut rng = Lcg(0x5eed_10);
+    let mut rng = Lcg(0x5eed10);
     let mut by_code: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut missing = Vec::new();
     for path in &files {
