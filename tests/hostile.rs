@@ -256,6 +256,21 @@ fn a_fifo_on_the_command_line_is_a_usage_error() {
 }
 
 #[test]
+fn a_socket_is_a_usage_error_on_the_command_line_and_refused_by_use() {
+    let p = Project::using("sock.pdca");
+    let _listener =
+        std::os::unix::net::UnixListener::bind(p.proj().join("sock.pdca")).expect("bind");
+    for run in both(p.root(), &["proj/sock.pdca"]) {
+        assert_eq!(run.code, Some(2), "{}", run.out);
+        assert!(run.out.contains("a socket"), "{}", run.out);
+    }
+    for run in both(p.root(), &["proj/main.pdca"]) {
+        assert_eq!(run.code, Some(1), "{}", run.out);
+        assert!(run.out.contains("[E0209]"), "{}", run.out);
+    }
+}
+
+#[test]
 fn devices_on_the_command_line_are_usage_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     for device in ["/dev/zero", "/dev/urandom", "/dev/null"] {
