@@ -194,10 +194,7 @@ async fn retargeting_to_the_other_metric_keeps_elapsed_time(db: &TestDb) {
     assert_eq!(after[0].metric, "wall", "{after:?}");
     assert_eq!(after[0].target_minutes, 240);
     // The 3 wall-clock hours count towards the wall-clock target.
-    assert!(
-        (180..185).contains(&after[0].elapsed_minutes),
-        "{after:?}"
-    );
+    assert!((180..185).contains(&after[0].elapsed_minutes), "{after:?}");
 }
 
 async fn self_loops_keep_exact_elapsed_time(db: &TestDb) {
@@ -215,7 +212,9 @@ async fn self_loops_keep_exact_elapsed_time(db: &TestDb) {
     let mut expected = SignedDuration::ZERO;
     for _ in 0..3 {
         // (as stored: to the microsecond)
-        let begun = ts(&text(Timestamp::now() - SignedDuration::from_millis(55_250)));
+        let begun = ts(&text(
+            Timestamp::now() - SignedDuration::from_millis(55_250),
+        ));
         db.exec(&[&format!(
             "UPDATE clocks SET segment_started_at = '{}' WHERE instance_id = {}",
             text(begun),
@@ -408,7 +407,11 @@ async fn invalid_offsets_are_refused_over_the_api(db: &TestDb) {
         assert!(a.text.contains("-23:59 and +23:59"), "{}", a.text);
     }
     let a = s
-        .post("/instances", who("desk"), &body("2026-03-02T09:00:00+23:00"))
+        .post(
+            "/instances",
+            who("desk"),
+            &body("2026-03-02T09:00:00+23:00"),
+        )
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let v: Value = a.json();
@@ -454,9 +457,21 @@ async fn cli_tick_and_clocks_on_the_reference_incident(db: &TestDb) {
     let out = pdca(db, &["deploy"]);
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
     let start = [
-        "instance", "start", "incident", "--as", "alice:service_desk", "--set",
-        "summary=Mail down", "--set", "reported_by=bob", "--set", "impact=high", "--set",
-        "urgency=high", "--set", "major=false",
+        "instance",
+        "start",
+        "incident",
+        "--as",
+        "alice:service_desk",
+        "--set",
+        "summary=Mail down",
+        "--set",
+        "reported_by=bob",
+        "--set",
+        "impact=high",
+        "--set",
+        "urgency=high",
+        "--set",
+        "major=false",
     ];
     // `--set summary=` stores an empty text: not a summary.
     let mut blank = start.to_vec();
@@ -509,8 +524,20 @@ async fn cli_tick_and_clocks_on_the_reference_incident(db: &TestDb) {
 
     for args in [
         &["tick", "--now", "2026-03-02T09:00:00+25:00"][..],
-        &["instance", "clocks", &id, "--now", "2026-03-02T09:00:00+25:00"][..],
-        &["calendar", "add", "office_hours", "2026-11-20T15:00+25:00", "1h"][..],
+        &[
+            "instance",
+            "clocks",
+            &id,
+            "--now",
+            "2026-03-02T09:00:00+25:00",
+        ][..],
+        &[
+            "calendar",
+            "add",
+            "office_hours",
+            "2026-11-20T15:00+25:00",
+            "1h",
+        ][..],
     ] {
         let out = pdca(db, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
@@ -522,7 +549,12 @@ async fn cli_tick_and_clocks_on_the_reference_incident(db: &TestDb) {
     }
     let help = pdca(db, &["tick", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    for duty in ["timer", "approval timeouts", "SLA warnings and breaches", "schedules"] {
+    for duty in [
+        "timer",
+        "approval timeouts",
+        "SLA warnings and breaches",
+        "schedules",
+    ] {
         assert!(help.contains(duty), "{help}");
     }
 }
