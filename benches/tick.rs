@@ -114,10 +114,10 @@ async fn seed(store: &Store, definition_id: i64, open: i64) {
          CASE WHEN i <= {DUE} THEN '{T0}' ELSE '{T1}' END FROM n"
     );
     let clocks = format!(
-        "{series}INSERT INTO clocks (instance_id, sla, status, started_at, accumulated, \
-         segment_started_at, target, due_at, warn_at, warned, breached) \
+        "{series}INSERT INTO clocks (instance_id, sla, status, started_at, wall_us, \
+         business_us, business, segment_started_at, target, due_at, warn_at, warned, breached) \
          SELECT i, 'resolution', 'running', \
-         CASE WHEN i <= {DUE} THEN '{T0}' ELSE '{T1}' END, 0, \
+         CASE WHEN i <= {DUE} THEN '{T0}' ELSE '{T1}' END, 0, 0, 0, \
          CASE WHEN i <= {DUE} THEN '{T0}' ELSE '{T1}' END, 60, \
          CASE WHEN i <= {DUE} THEN '{T0_DUE}' ELSE '{T1_DUE}' END, NULL, 0, 0 FROM n"
     );

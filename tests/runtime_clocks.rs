@@ -95,7 +95,7 @@ async fn business_time_across_a_weekend(db: &TestDb) {
         .expect("start");
     // Move the running segment to Friday 16:00 (one working hour left).
     db.exec(&[&format!(
-        "UPDATE clocks SET segment_started_at = '2026-03-06T16:00:00.000000Z', accumulated = 0 \
+        "UPDATE clocks SET segment_started_at = '2026-03-06T16:00:00.000000Z', wall_us = 0, business_us = 0 \
          WHERE instance_id = {}",
         v.id
     )])

@@ -316,7 +316,7 @@ async fn clocks_breaches_and_metrics(db: &TestDb) {
     let none = s.ok("/breaches", who("agent")).await;
     assert!(items(&none).is_empty(), "{none}");
     // Make the clock due, and let the worker's tick find it.
-    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', accumulated = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
+    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', wall_us = 0, business_us = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
         .await;
     pdca::server::worker::tick_once(&s.state).await;
     let found = s.ok("/breaches", who("agent")).await;
@@ -434,7 +434,7 @@ async fn authorization_matrix(db: &TestDb) {
         )
         .await;
     assert_eq!(case.status, 201, "{}", case.text);
-    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', accumulated = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
+    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', wall_us = 0, business_us = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
         .await;
     pdca::server::worker::tick_once(&s.state).await;
     let start_body = json!({"process": "ticket", "record": {"summary": "s", "reported_by": "r",

@@ -235,7 +235,7 @@ async fn answers_match_the_documented_schemas() {
     let c = a.json()["id"].as_i64().expect("id");
     assert!(a.json()["clocks"][0].is_object(), "{}", a.text);
     conforms(&doc, "post", "/instances", &a);
-    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', accumulated = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
+    db.exec(&["UPDATE clocks SET segment_started_at = '2000-01-03T06:00:00.000000Z', wall_us = 0, business_us = 0, due_at = '2000-01-03T10:00:00.000000Z'"])
         .await;
     pdca::server::worker::tick_once(&s.state).await;
 

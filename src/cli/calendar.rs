@@ -270,6 +270,8 @@ fn find_calendar(common: &Common, name: &str) -> Result<BusinessCalendar, Failur
 /// [`BusinessCalendar::local`] for times that do not exist or repeat).
 fn parse_instant(text: &str, cal: &BusinessCalendar) -> Result<Timestamp, Failure> {
     let t = text.trim();
+    // An offset that does not exist is refused, never read as local time.
+    crate::runtime::values::check_offset(t).map_err(usage)?;
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts);
     }

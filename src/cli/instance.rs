@@ -320,9 +320,9 @@ fn show(args: IdArgs) -> ExitCode {
 fn clocks(args: ClocksArgs) -> ExitCode {
     let now = match &args.now {
         None => jiff::Timestamp::now(),
-        Some(text) => match text.parse::<jiff::Timestamp>() {
+        Some(text) => match crate::runtime::values::parse_instant(text) {
             Ok(t) => t,
-            Err(e) => return runtime::usage(format!("--now `{text}`: {e}")),
+            Err(e) => return runtime::usage(format!("--now: {e}")),
         },
     };
     let format = args.db.format;
@@ -333,7 +333,7 @@ fn clocks(args: ClocksArgs) -> ExitCode {
                 let mut s = String::new();
                 for c in &clocks {
                     s += &format!(
-                        "{}: {}{} elapsed {}m of {}m, {}m left, due {}\n",
+                        "{}: {}{} elapsed {} of {}m {}, {} left, due {}\n",
                         c.sla,
                         c.status,
                         if c.breached && c.status != "breached" {
@@ -341,9 +341,14 @@ fn clocks(args: ClocksArgs) -> ExitCode {
                         } else {
                             ""
                         },
-                        c.elapsed_minutes,
+                        minutes_seconds(c.elapsed_seconds),
                         c.target_minutes,
-                        c.remaining_minutes,
+                        if c.metric == "business" {
+                            "business time"
+                        } else {
+                            "wall-clock time"
+                        },
+                        minutes_seconds(c.remaining_seconds),
                         c.due_at.as_deref().unwrap_or("-")
                     );
                     if !c.warnings.is_empty() {
@@ -360,6 +365,14 @@ fn clocks(args: ClocksArgs) -> ExitCode {
             }
         }),
         Err(code) => code,
+    }
+}
+
+/// `12m 05s` (`12m` on the minute).
+fn minutes_seconds(secs: i64) -> String {
+    match secs % 60 {
+        0 => format!("{}m", secs / 60),
+        s => format!("{}m {s:02}s", secs / 60),
     }
 }
 

@@ -53,7 +53,7 @@ enum Command {
     /// Check the audit trail: `pdca audit verify`
     #[command(subcommand)]
     Audit(audit::Command),
-    /// Fire the timer transitions (`after …`) that are due
+    /// Handle the work that is due: timer transitions (`after …`), approval timeouts, SLA warnings and breaches, and schedules
     Tick(tick::Args),
     /// List the notification outbox (`--pending`: not sent yet)
     Outbox(outbox::Args),

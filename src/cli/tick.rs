@@ -9,7 +9,8 @@ use crate::runtime::tick::{DueKind, TickReport};
 #[derive(clap::Args)]
 pub struct Args {
     /// The instant to handle work due at or before (RFC 3339, e.g.
-    /// `2026-03-02T09:00:00Z`); default: now
+    /// `2026-03-02T09:00:00Z`); default: now. Events written are stamped
+    /// with this time, so a simulated run reads as if it ran then
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
     #[command(flatten)]
@@ -19,9 +20,9 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     let now = match &args.now {
         None => jiff::Timestamp::now(),
-        Some(text) => match text.parse::<jiff::Timestamp>() {
+        Some(text) => match crate::runtime::values::parse_instant(text) {
             Ok(t) => t,
-            Err(e) => return runtime::usage(format!("--now `{text}`: {e}")),
+            Err(e) => return runtime::usage(format!("--now: {e}")),
         },
     };
     let db = args.db;

@@ -376,6 +376,20 @@ impl BusinessCalendar {
         }
     }
 
+    /// The instant at which `amount` of working time counted from `start`
+    /// is up (exact to the microsecond, for SLA clocks); `start` itself
+    /// for a zero or negative amount.
+    pub fn add_working(
+        &self,
+        start: Timestamp,
+        amount: SignedDuration,
+    ) -> Result<Timestamp, CalendarError> {
+        if amount <= SignedDuration::ZERO {
+            return Ok(start);
+        }
+        self.add_working_time(start, amount)
+    }
+
     /// Working time elapsed in `[start, end)`, in real (elapsed) time; zero
     /// when `end <= start`.
     pub fn between(&self, start: Timestamp, end: Timestamp) -> SignedDuration {

@@ -9,21 +9,27 @@
 //! - it **stops** on entering an `until` state: status `met`, or
 //!   `breached` if it already passed its target;
 //! - it **pauses** on entering a `pause` state (the segment's elapsed time
-//!   is added to `accumulated`) and **resumes** on entering any other
+//!   is added to the clock's sums) and **resumes** on entering any other
 //!   state that is not an `until` state;
-//! - elapsed time is counted in whole business minutes on the SLA's
-//!   `calendar` ([`BusinessCalendar::between`]), or wall-clock minutes when
-//!   it names none;
+//! - each target has its own **metric**: a duration written with
+//!   `business` counts the working time of the SLA's `calendar`
+//!   ([`BusinessCalendar::between`]); one written without it (`15 min`,
+//!   `4h`) counts wall-clock time, even when the SLA names a calendar. A
+//!   clock keeps both sums for its finished segments (`wall_us`,
+//!   `business_us`, exact to the microsecond), so re-targeting to an entry
+//!   of the other metric loses nothing; elapsed, remaining, warnings and
+//!   the breach follow the metric of the current target. Minutes are only
+//!   a display unit: nothing is rounded when a state is entered;
 //! - the target is `target D` or, for `target by FIELD { … }`, the entry
 //!   for the record's value of FIELD (no entry: the clock does not start).
 //!   Durations count as minutes (h = 60, d = 1440, w = 10080), except that on
 //!   a calendar `N business days` is N average working days of it and `N
 //!   business weeks` N working weeks; months and years are not supported as
 //!   targets. When the field changes while the
-//!   clock runs, the clock is re-targeted;
+//!   clock runs, the clock is re-targeted (with the new entry's metric);
 //! - `due_at` is when the remaining target time elapses from the start of
 //!   the running segment ([`BusinessCalendar::add`] of the remaining
-//!   business minutes). [`crate::runtime::Engine::tick`] marks clocks due at
+//!   time in the target's metric). [`crate::runtime::Engine::tick`] marks clocks due at
 //!   its `now` as breached, appending a `breach` event (patch `{sla}`, by
 //!   [`CLOCK_ACTOR`]). A breached clock keeps running until an `until`
 //!   state stops it (status `breached`);
@@ -68,12 +74,20 @@ pub struct ClockView {
     pub status: String,
     /// Whether it passed its target (also while still running).
     pub breached: bool,
-    /// Target, in business minutes.
+    /// What the current target counts: `business` (the working time of the
+    /// SLA's calendar) or `wall` (wall-clock time, around the clock).
+    pub metric: String,
+    /// Target, in minutes of the metric.
     pub target_minutes: i64,
-    /// Business minutes elapsed at the time asked about.
+    /// Whole minutes of the metric elapsed at the time asked about.
     pub elapsed_minutes: i64,
-    /// Business minutes left (zero once the target is passed).
+    /// Minutes left, rounded up (zero once the target is passed).
     pub remaining_minutes: i64,
+    /// Elapsed time in whole seconds of the metric (exact to the
+    /// microsecond inside the clock).
+    pub elapsed_seconds: i64,
+    /// Seconds left, rounded up (zero once the target is passed).
+    pub remaining_seconds: i64,
     pub started_at: String,
     /// When the target is passed if the clock keeps running.
     pub due_at: Option<String>,
@@ -84,6 +98,9 @@ pub struct ClockView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_warning_at: Option<String>,
 }
+
+/// Microseconds in a minute.
+const MINUTE_US: i64 = 60_000_000;
 
 fn corrupt(what: &str, reason: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Corrupt {
@@ -116,77 +133,128 @@ fn calendar(process: &Process, sla: &Sla) -> Result<Option<BusinessCalendar>, Ru
         .map_err(|e| corrupt(&format!("calendar `{name}`"), e))
 }
 
-/// Minutes elapsed in `[start, end)` on the SLA's calendar (wall clock
-/// without one).
-fn between(cal: Option<&BusinessCalendar>, start: Timestamp, end: Timestamp) -> i64 {
-    if end <= start {
-        return 0;
-    }
-    let d = match cal {
-        Some(c) => c.between(start, end),
-        None => end.duration_since(start),
-    };
-    d.as_secs() / 60
+/// The calendar a clock counts on: the SLA's, if the current target is a
+/// `business` duration; `None` (wall-clock time) otherwise.
+fn metric<'a>(cal: Option<&'a BusinessCalendar>, c: &ClockRow) -> Option<&'a BusinessCalendar> {
+    cal.filter(|_| c.business)
 }
 
-/// The instant `minutes` business minutes after `start`.
+fn micros(d: jiff::SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Time elapsed in `[start, end)` as (wall-clock, working time on `cal`)
+/// microseconds; working time is wall-clock time without a calendar.
+fn segment(cal: Option<&BusinessCalendar>, start: Timestamp, end: Timestamp) -> (i64, i64) {
+    if end <= start {
+        return (0, 0);
+    }
+    let wall = micros(end.duration_since(start));
+    let business = match cal {
+        Some(c) => micros(c.between(start, end)),
+        None => wall,
+    };
+    (wall, business)
+}
+
+/// The instant `us` microseconds of the metric after `start`.
 fn add(
     cal: Option<&BusinessCalendar>,
     start: Timestamp,
-    minutes: i64,
+    us: i64,
 ) -> Result<Timestamp, RuntimeError> {
-    let minutes = minutes.max(0);
+    let d = jiff::SignedDuration::from_micros(us.max(0));
     match cal {
         Some(c) => c
-            .add(
-                start,
-                &ir::Duration {
-                    amount: minutes as u64,
-                    unit: ir::DurationUnit::Minutes,
-                    business: true,
-                },
-            )
+            .add_working(start, d)
             .map_err(|e| corrupt("clock due time", e)),
         None => start
-            .checked_add(jiff::SignedDuration::from_mins(minutes))
+            .checked_add(d)
             .map_err(|e| corrupt("clock due time", e)),
     }
 }
 
-/// The target of `sla` for `record`, in minutes; `None` when a `target by`
-/// has no entry for the field's value. On a calendar, `N business days` is
-/// N average working days of it (9h each for 08:30-17:30) and `N business
-/// weeks` N working weeks; other units are their fixed length.
-pub fn target_minutes(sla: &Sla, record: &Record, cal: Option<&BusinessCalendar>) -> Option<i64> {
-    let d = match &sla.target {
-        Target::Fixed { duration } => duration,
+/// The duration `sla` targets for `record`; `None` when a `target by` has
+/// no entry for the field's value.
+fn target_duration<'a>(sla: &'a Sla, record: &Record) -> Option<&'a ir::Duration> {
+    match &sla.target {
+        Target::Fixed { duration } => Some(duration),
         Target::ByField { field, targets } => {
             let value = match record.get(field)? {
                 Value::String(s) => s.clone(),
                 Value::Null => return None,
                 other => other.to_string(),
             };
-            &targets.iter().find(|(k, _)| *k == value)?.1
+            Some(&targets.iter().find(|(k, _)| *k == value)?.1)
         }
-    };
-    let amount = i64::try_from(d.amount).ok()?;
-    match (cal, d.business, d.unit) {
-        (Some(c), true, ir::DurationUnit::Days) => amount.checked_mul(c.working_day_minutes()),
-        (Some(c), true, ir::DurationUnit::Weeks) => amount.checked_mul(c.weekly_working_minutes()),
-        _ => d.fixed_minutes().and_then(|m| i64::try_from(m).ok()),
     }
 }
 
-/// Elapsed minutes of a clock at `now`.
+/// The target of `sla` for `record`, in minutes, and whether it counts
+/// working time (a `business` duration on a calendar); `None` when a
+/// `target by` has no entry for the field's value. On a calendar, `N
+/// business days` is N average working days of it (9h each for
+/// 08:30-17:30) and `N business weeks` N working weeks; other units are
+/// their fixed length.
+pub fn target_minutes(
+    sla: &Sla,
+    record: &Record,
+    cal: Option<&BusinessCalendar>,
+) -> Option<(i64, bool)> {
+    let d = target_duration(sla, record)?;
+    let amount = i64::try_from(d.amount).ok()?;
+    let minutes = match (cal, d.business, d.unit) {
+        (Some(c), true, ir::DurationUnit::Days) => amount.checked_mul(c.working_day_minutes()),
+        (Some(c), true, ir::DurationUnit::Weeks) => amount.checked_mul(c.weekly_working_minutes()),
+        _ => d.fixed_minutes().and_then(|m| i64::try_from(m).ok()),
+    }?;
+    Some((minutes, d.business && cal.is_some()))
+}
+
+/// The finished segments of a clock in its current metric.
+fn accumulated(c: &ClockRow) -> i64 {
+    if c.business {
+        c.business_us
+    } else {
+        c.wall_us
+    }
+}
+
+/// Elapsed microseconds of a clock at `now`, in its current metric.
 fn elapsed(
     cal: Option<&BusinessCalendar>,
     c: &ClockRow,
     now: Timestamp,
 ) -> Result<i64, RuntimeError> {
     Ok(match (&c.status[..], &c.segment_started_at) {
-        ("running", Some(seg)) => c.accumulated + between(cal, parse_ts(seg)?, now),
-        _ => c.accumulated,
+        ("running", Some(seg)) => {
+            let (wall, business) = segment(metric(cal, c), parse_ts(seg)?, now);
+            accumulated(c).saturating_add(if c.business { business } else { wall })
+        }
+        _ => accumulated(c),
     })
+}
+
+/// Adds the running segment up to `now` to both sums and starts a new one
+/// there (or none, when the clock stops running).
+fn close_segment(
+    cal: Option<&BusinessCalendar>,
+    c: &mut ClockRow,
+    now: Timestamp,
+    next: Option<&str>,
+) -> Result<(), RuntimeError> {
+    if let ("running", Some(seg)) = (&c.status[..], &c.segment_started_at) {
+        let (wall, business) = segment(cal, parse_ts(seg)?, now);
+        c.wall_us = c.wall_us.saturating_add(wall);
+        c.business_us = c.business_us.saturating_add(business);
+    }
+    c.segment_started_at = next.map(str::to_string);
+    Ok(())
+}
+
+/// The target of a clock in microseconds.
+fn target_us(c: &ClockRow) -> i64 {
+    c.target.saturating_mul(MINUTE_US)
 }
 
 /// The minute of the target at which `warn at percent%` is reached.
@@ -202,9 +270,11 @@ pub(crate) fn breach_due(
     c: &ClockRow,
 ) -> Result<Option<Timestamp>, RuntimeError> {
     match (&c.status[..], &c.segment_started_at, c.breached) {
-        ("running", Some(seg), false) => {
-            Ok(Some(add(cal, parse_ts(seg)?, c.target - c.accumulated)?))
-        }
+        ("running", Some(seg), false) => Ok(Some(add(
+            metric(cal, c),
+            parse_ts(seg)?,
+            target_us(c).saturating_sub(accumulated(c)),
+        )?)),
         _ => Ok(None),
     }
 }
@@ -224,9 +294,11 @@ fn schedule(
             .and_then(|i| sla.warns.get(i))
         {
             Some(w) => Some(add(
-                cal,
+                metric(cal, c),
                 parse_ts(seg)?,
-                warn_minutes(c.target, w.percent) - c.accumulated,
+                warn_minutes(c.target, w.percent)
+                    .saturating_mul(MINUTE_US)
+                    .saturating_sub(accumulated(c)),
             )?),
             None => None,
         },
@@ -334,44 +406,40 @@ pub(crate) async fn on_entry<T: Tx>(
         let has = |list: &[String]| list.iter().any(|s| s == state);
         let new = if let Some(c) = active {
             let mut c = c.clone();
-            let was_running = c.status == "running";
             if has(&sla.until) || has(&sla.pause) {
-                if was_running {
-                    c.accumulated = elapsed(cal, &c, now)?;
-                }
-                c.segment_started_at = None;
+                close_segment(cal, &mut c, now, None)?;
                 c.status = if has(&sla.pause) {
                     "paused".into()
-                } else if c.breached || c.accumulated >= c.target {
+                } else if c.breached || accumulated(&c) >= target_us(&c) {
                     c.breached = true;
                     "breached".into()
                 } else {
                     "met".into()
                 };
-            } else if !was_running {
+            } else {
+                // Running on: the segment so far is added exactly and a new
+                // one starts now, so due_at counts from here.
+                close_segment(cal, &mut c, now, Some(at))?;
                 c.status = "running".into();
-                c.segment_started_at = Some(at.to_string());
             }
-            if let Some(t) = target_minutes(sla, record, cal) {
+            if let Some((t, business)) = target_minutes(sla, record, cal) {
                 c.target = t;
-            }
-            if c.status == "running" {
-                // Re-anchor the segment so due_at counts from now.
-                c.accumulated = elapsed(cal, &c, now)?;
-                c.segment_started_at = Some(at.to_string());
+                c.business = business;
             }
             schedule(cal, sla, &mut c)?;
             Some(c)
         } else if has(&sla.from) {
             match target_minutes(sla, record, cal) {
                 None => None,
-                Some(target) => {
+                Some((target, business)) => {
                     let mut c = ClockRow {
                         instance_id: id,
                         sla: sla.name.clone(),
                         status: "running".into(),
                         started_at: at.to_string(),
-                        accumulated: 0,
+                        wall_us: 0,
+                        business_us: 0,
+                        business,
                         segment_started_at: Some(at.to_string()),
                         target,
                         due_at: None,
@@ -403,6 +471,11 @@ pub(crate) fn breach(c: &mut ClockRow) {
     c.warn_at = None;
 }
 
+/// `a / b` rounded up, for non-negative `a` and positive `b`.
+fn div_ceil(a: i64, b: i64) -> i64 {
+    a / b + i64::from(a % b != 0)
+}
+
 /// The clocks of an instance as of `now`.
 pub(crate) fn views(
     process: &Process,
@@ -416,7 +489,8 @@ pub(crate) fn views(
             Some(s) => calendar(process, s)?,
             None => None,
         };
-        let elapsed = elapsed(cal.as_ref(), c, now)?;
+        let elapsed = elapsed(cal.as_ref(), c, now)?.max(0);
+        let remaining = target_us(c).saturating_sub(elapsed).max(0);
         let reached = usize::try_from(c.warned).unwrap_or(0);
         let warnings = sla
             .map(|s| {
@@ -430,10 +504,17 @@ pub(crate) fn views(
         out.push(ClockView {
             sla: c.sla.clone(),
             status: c.status.clone(),
-            breached: c.breached || (c.status == "running" && elapsed >= c.target),
+            breached: c.breached || (c.status == "running" && elapsed >= target_us(c)),
+            metric: if metric(cal.as_ref(), c).is_some() {
+                "business".into()
+            } else {
+                "wall".into()
+            },
             target_minutes: c.target,
-            elapsed_minutes: elapsed,
-            remaining_minutes: (c.target - elapsed).max(0),
+            elapsed_minutes: elapsed / MINUTE_US,
+            remaining_minutes: div_ceil(remaining, MINUTE_US),
+            elapsed_seconds: elapsed / 1_000_000,
+            remaining_seconds: div_ceil(remaining, 1_000_000),
             started_at: c.started_at.clone(),
             due_at: breach_due(cal.as_ref(), c)?.map(ts_text),
             warnings,
@@ -488,13 +569,32 @@ mod tests {
         .expect("calendar");
         let record = Record::new();
         let days = sla(3, ir::DurationUnit::Days, true);
-        assert_eq!(target_minutes(&days, &record, Some(&cal)), Some(3 * 480));
+        assert_eq!(
+            target_minutes(&days, &record, Some(&cal)),
+            Some((3 * 480, true))
+        );
         let weeks = sla(1, ir::DurationUnit::Weeks, true);
-        assert_eq!(target_minutes(&weeks, &record, Some(&cal)), Some(5 * 480));
+        assert_eq!(
+            target_minutes(&weeks, &record, Some(&cal)),
+            Some((5 * 480, true))
+        );
+        // Plain durations count wall-clock time, even on a calendar.
         let hours = sla(4, ir::DurationUnit::Hours, false);
-        assert_eq!(target_minutes(&hours, &record, Some(&cal)), Some(240));
+        assert_eq!(
+            target_minutes(&hours, &record, Some(&cal)),
+            Some((240, false))
+        );
         let plain_days = sla(1, ir::DurationUnit::Days, false);
-        assert_eq!(target_minutes(&plain_days, &record, None), Some(1440));
+        assert_eq!(
+            target_minutes(&plain_days, &record, Some(&cal)),
+            Some((1440, false))
+        );
+        // Without a calendar, working time is wall-clock time.
+        let business_hours = sla(2, ir::DurationUnit::Hours, true);
+        assert_eq!(
+            target_minutes(&business_hours, &record, None),
+            Some((120, false))
+        );
     }
 
     #[test]

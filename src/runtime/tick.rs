@@ -29,9 +29,7 @@ use serde_json::{json, Value};
 use super::approval::KIND_APPROVAL_TIMEOUT;
 use super::clock::{self, DueStep, CLOCK_ACTOR, KIND_BREACH, KIND_WARN};
 use super::effects::{Before, Entered};
-use super::engine::{
-    append_step, chain_head, new_event, now as wall_now, parse_record, Actor, Engine, Step,
-};
+use super::engine::{append_step, chain_head, new_event, parse_record, Actor, Engine, Step};
 use super::error::RuntimeError;
 use super::outbox::{self, Subject, WarnFacts};
 use super::schedule::{self, SCHEDULE_ACTOR};
@@ -275,7 +273,8 @@ impl Engine {
     /// and breaches SLA clocks, and starts scheduled instances, in batches
     /// (see the module documentation). A timer whose transition is refused
     /// (guard, required fields) or whose instance has moved on is dropped
-    /// and reported as skipped; nothing is recorded for it.
+    /// and reported as skipped; nothing is recorded for it. Everything a
+    /// tick writes is stamped `now`, not the wall clock.
     pub async fn tick(&self, now: jiff::Timestamp) -> Result<TickReport, RuntimeError> {
         let now_text = format!("{now:.6}");
         let mut report = TickReport::new(now_text.clone());
@@ -314,7 +313,11 @@ impl Engine {
         limit: usize,
         failed: &HashSet<Key>,
     ) -> Result<Batch, RuntimeError> {
-        let at = wall_now();
+        // What a tick writes happens at its logical time: events, clock
+        // segments and timers set by fired transitions count from `now`,
+        // so a simulated run (`pdca tick --now T`) reads as if it had run
+        // at T.
+        let at = now_text.to_string();
         match self.store() {
             Store::Sqlite(pool) => {
                 let mut tx = Store::begin_sqlite(pool, Mode::Write).await?;

@@ -31,10 +31,13 @@ pub struct EntryContext<'a> {
     pub actor: &'a str,
 }
 
-/// Whether a field holds a value.
+/// Whether a field holds a value: null, an empty log and a text that is
+/// empty or only whitespace (`--set org_id=`, `{"org_id": " "}`) are unset,
+/// so `required` and `required at` refuse them.
 pub fn is_set(record: &Record, field: &str) -> bool {
     match record.get(field) {
         None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
         Some(Value::Array(a)) => !a.is_empty(),
         Some(_) => true,
     }
@@ -157,6 +160,39 @@ fn shown(v: &Value) -> String {
 
 type Refusal = (ProblemKind, String);
 
+/// An instant written in RFC 3339 (`2026-03-02T09:00:00Z`,
+/// `2026-03-02T10:00:00+01:00`), as `--now` and the API take it; the
+/// message names what is wrong. See [`check_offset`].
+pub fn parse_instant(text: &str) -> Result<jiff::Timestamp, String> {
+    let t: jiff::Timestamp = text.parse().map_err(|e: jiff::Error| {
+        format!("`{text}` is not a time in RFC 3339 (e.g. `2026-03-02T09:00:00Z`): {e}")
+    })?;
+    check_offset(text)?;
+    Ok(t)
+}
+
+/// Refuses a UTC offset RFC 3339 does not allow: one of 24 hours or more
+/// (`+25:00`) or with seconds. jiff's parser takes offsets up to
+/// ±25:59:59, which would silently move the instant by more than a day.
+/// Texts without an offset, or that do not parse, pass (the caller's parser
+/// decides about them).
+pub fn check_offset(text: &str) -> Result<(), String> {
+    let Ok(pieces) = jiff::fmt::temporal::Pieces::parse(text) else {
+        return Ok(());
+    };
+    let Some(offset) = pieces.to_numeric_offset() else {
+        return Ok(());
+    };
+    let secs = offset.seconds();
+    if secs.abs() >= 24 * 3600 || secs % 60 != 0 {
+        return Err(format!(
+            "`{text}` has the UTC offset `{offset}`, which does not exist: \
+             an offset lies between -23:59 and +23:59 in whole minutes"
+        ));
+    }
+    Ok(())
+}
+
 fn wrong(expected: &str, got: &Value) -> Refusal {
     (
         ProblemKind::WrongType,
@@ -195,8 +231,11 @@ pub fn check_value(ty: &FieldType, v: &Value, ctx: EntryContext<'_>) -> Result<V
             _ => Err(wrong("a date written YYYY-MM-DD", v)),
         },
         FieldType::Datetime => match v {
-            Value::String(s) if s.parse::<jiff::Timestamp>().is_ok() && s.contains('T') => {
-                Ok(v.clone())
+            Value::String(s) if s.contains('T') && s.parse::<jiff::Timestamp>().is_ok() => {
+                match check_offset(s) {
+                    Ok(()) => Ok(v.clone()),
+                    Err(reason) => Err((ProblemKind::WrongType, reason)),
+                }
             }
             _ => Err(wrong(
                 "a date and time in RFC 3339, e.g. 2026-03-01T09:30:00Z",
@@ -557,6 +596,17 @@ mod tests {
     };
 
     #[test]
+    fn instants_refuse_offsets_that_do_not_exist() {
+        assert!(parse_instant("2026-03-02T09:00:00Z").is_ok());
+        assert!(parse_instant("2026-03-02T09:00:00-23:59").is_ok());
+        let e = parse_instant("2026-03-02T09:00:00+25:00").unwrap_err();
+        assert!(e.contains("+25") && e.contains("-23:59 and +23:59"), "{e}");
+        assert!(parse_instant("2026-03-02T09:00:00+24:00").is_err());
+        assert!(parse_instant("2026-03-02T09:00:00+05:30:15").is_err());
+        assert!(parse_instant("tomorrow").is_err());
+    }
+
+    #[test]
     fn scalar_types() {
         let ok = |ty: FieldType, v: Value| check_value(&ty, &v, CTX);
         assert!(ok(FieldType::Int, json!(3)).is_ok());
@@ -566,6 +616,9 @@ mod tests {
         assert!(ok(FieldType::Date, json!("2026-2-3")).is_err());
         assert!(ok(FieldType::Datetime, json!("2026-02-28T10:00:00+01:00")).is_ok());
         assert!(ok(FieldType::Datetime, json!("2026-02-28")).is_err());
+        assert!(ok(FieldType::Datetime, json!("2026-02-28T10:00:00+25:00")).is_err());
+        assert!(ok(FieldType::Datetime, json!("2026-02-28T10:00:00-24:00")).is_err());
+        assert!(ok(FieldType::Datetime, json!("2026-02-28T10:00:00+23:59")).is_ok());
         assert_eq!(
             ok(FieldType::Duration, json!("5 business days")).ok(),
             Some(json!("5 business days"))

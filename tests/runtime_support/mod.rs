@@ -309,3 +309,10 @@ pub const OUTBOX: &str = include_str!("outbox.pdca");
 pub fn outbox_program() -> Program {
     program(&[("outbox.pdca", OUTBOX)])
 }
+
+pub const METRICS: &str = include_str!("metrics.pdca");
+
+/// Plain and business targets in one SLA, see `metrics.pdca`.
+pub fn metrics_program() -> Program {
+    program(&[("metrics.pdca", METRICS)])
+}

@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -57,11 +57,23 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/sqlite/0006_due_work.sql"),
         include_str!("migrations/postgres/0006_due_work.sql"),
     ),
+    (
+        7,
+        "exact clock time, a metric per target",
+        include_str!("migrations/sqlite/0007_exact_clocks.sql"),
+        include_str!("migrations/postgres/0007_exact_clocks.sql"),
+    ),
 ];
 
 fn migrator(postgres: bool) -> Migrator {
+    migrator_up_to(postgres, SCHEMA_VERSION)
+}
+
+/// The migrations up to `version` (an older schema, for upgrade tests).
+fn migrator_up_to(postgres: bool, version: i64) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
+        .filter(|(v, ..)| *v <= version)
         .map(|(version, description, sqlite, pg)| {
             let sql: &'static str = if postgres { pg } else { sqlite };
             Migration::new(
@@ -140,4 +152,20 @@ async fn run_once(store: &Store) -> Result<(), RuntimeError> {
         }),
         Err(e) => Err(failed(e)),
     }
+}
+
+/// Brings a database to the schema of `version` only, as an older pdca
+/// left it: for tests that upgrade a database with data in it.
+pub async fn run_up_to(store: &Store, version: i64) -> Result<(), RuntimeError> {
+    let result = match store {
+        Store::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            migrator_up_to(false, version).run(&mut *conn).await
+        }
+        Store::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            migrator_up_to(true, version).run(&mut *conn).await
+        }
+    };
+    result.map_err(failed)
 }

@@ -248,8 +248,8 @@ fn placeholders(rows: usize, width: usize, first: usize) -> String {
 
 macro_rules! clock_columns {
     () => {
-        "instance_id, sla, status, started_at, accumulated, segment_started_at, target, \
-         due_at, warn_at, warned, breached"
+        "instance_id, sla, status, started_at, wall_us, business_us, business, \
+         segment_started_at, target, due_at, warn_at, warned, breached"
     };
 }
 
@@ -268,7 +268,9 @@ macro_rules! impl_tx {
                     sla: r.try_get("sla")?,
                     status: r.try_get("status")?,
                     started_at: r.try_get("started_at")?,
-                    accumulated: r.try_get("accumulated")?,
+                    wall_us: r.try_get("wall_us")?,
+                    business_us: r.try_get("business_us")?,
+                    business: r.try_get::<i64, _>("business")? != 0,
                     segment_started_at: r.try_get("segment_started_at")?,
                     target: r.try_get("target")?,
                     due_at: r.try_get("due_at")?,
@@ -590,16 +592,18 @@ macro_rules! impl_tx {
             async fn put_clock(&mut self, c: &ClockRow) -> R<()> {
                 sqlx::query(concat!(
                     "INSERT INTO clocks (", clock_columns!(), ") \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                      ON CONFLICT (instance_id, sla) DO UPDATE SET status = $3, started_at = $4, \
-                     accumulated = $5, segment_started_at = $6, target = $7, due_at = $8, \
-                     warn_at = $9, warned = $10, breached = $11"
+                     wall_us = $5, business_us = $6, business = $7, segment_started_at = $8, \
+                     target = $9, due_at = $10, warn_at = $11, warned = $12, breached = $13"
                 ))
                 .bind(c.instance_id)
                 .bind(&c.sla)
                 .bind(&c.status)
                 .bind(&c.started_at)
-                .bind(c.accumulated)
+                .bind(c.wall_us)
+                .bind(c.business_us)
+                .bind(i64::from(c.business))
                 .bind(&c.segment_started_at)
                 .bind(c.target)
                 .bind(&c.due_at)
@@ -949,13 +953,14 @@ macro_rules! impl_tx {
                             ") VALUES {} \
                              ON CONFLICT (instance_id, sla) DO UPDATE SET \
                              status = excluded.status, started_at = excluded.started_at, \
-                             accumulated = excluded.accumulated, \
+                             wall_us = excluded.wall_us, business_us = excluded.business_us, \
+                             business = excluded.business, \
                              segment_started_at = excluded.segment_started_at, \
                              target = excluded.target, due_at = excluded.due_at, \
                              warn_at = excluded.warn_at, warned = excluded.warned, \
                              breached = excluded.breached"
                         ),
-                        placeholders(chunk.len(), 11, 1)
+                        placeholders(chunk.len(), 13, 1)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(sql));
                     for c in chunk {
@@ -964,7 +969,9 @@ macro_rules! impl_tx {
                             .bind(&c.sla)
                             .bind(&c.status)
                             .bind(&c.started_at)
-                            .bind(c.accumulated)
+                            .bind(c.wall_us)
+                            .bind(c.business_us)
+                            .bind(i64::from(c.business))
                             .bind(&c.segment_started_at)
                             .bind(c.target)
                             .bind(&c.due_at)
