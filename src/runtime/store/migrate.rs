@@ -14,7 +14,7 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -56,6 +56,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "approval timeouts, schedules, warn outbox kinds",
         include_str!("migrations/sqlite/0006_due_work.sql"),
         include_str!("migrations/postgres/0006_due_work.sql"),
+    ),
+    (
+        8,
+        "idempotency keys",
+        include_str!("migrations/sqlite/0008_idempotency_keys.sql"),
+        include_str!("migrations/postgres/0008_idempotency_keys.sql"),
     ),
 ];
 

@@ -150,6 +150,15 @@ pub struct ScheduleRow {
 }
 
 /// One notification in the outbox.
+/// An idempotency key as stored (see `runtime::idempotency`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdempotencyRow {
+    pub fingerprint: String,
+    /// The answer's JSON text; set in the transaction that inserted the row.
+    pub response: Option<String>,
+    pub created_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,

@@ -1,13 +1,15 @@
 //! The routes, one module per resource, and the extractors that turn
 //! axum's rejections into the API's error shape.
 
+mod idempotency;
 mod instances;
 mod ops;
 mod processes;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -87,5 +89,26 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
             "invalid_query",
             format!("`limit` must be between 1 and {MAX_LIMIT}, not {n}"),
         )),
+    }
+}
+
+/// An optional whole number, also when written with a zero fraction
+/// (`1940.0`): JSON Schema counts such numbers as integers, and so does
+/// the API.
+pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    match n.as_f64() {
+        // 2^63 is the first f64 above i64::MAX.
+        Some(f) if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 => {
+            Ok(Some(f as i64))
+        }
+        _ => Err(D::Error::custom(format!(
+            "invalid value: {n}, expected a whole number from -2^63 to 2^63-1"
+        ))),
     }
 }

@@ -16,6 +16,7 @@ use crate::server::AppState;
 #[utoipa::path(
     get,
     path = "/processes",
+    operation_id = "list_processes",
     tag = "processes",
     security(("bearer" = [])),
     responses(
@@ -45,6 +46,7 @@ pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> axum:
 #[utoipa::path(
     get,
     path = "/processes/{name}",
+    operation_id = "show_process",
     tag = "processes",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "Process name, e.g. `incident`")),
@@ -70,6 +72,7 @@ pub async fn show(
 #[utoipa::path(
     get,
     path = "/processes/{name}/diagram",
+    operation_id = "process_diagram",
     tag = "processes",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "Process name")),
