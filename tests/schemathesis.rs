@@ -3,7 +3,9 @@
 //! (examples, coverage, fuzzing, stateful through the document's links),
 //! a bounded number of cases per operation and a fixed seed: any finding
 //! fails the test. It proves the OpenAPI document says what the server
-//! does.
+//! does. The server runs the reference SMS (`processes/`), with instance 1
+//! started from the document's own example, so the examples and generated
+//! ids reach instances that exist.
 //!
 //! `.ci/run` installs the pinned schemathesis into a virtualenv and sets
 //! `SCHEMATHESIS` to its executable; elsewhere `schemathesis` is looked
@@ -18,28 +20,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use runtime_support::{TestDb, APPROVALS, CLOCKS, TICKET};
+use runtime_support::TestDb;
+use serde_json::Value;
 use pdca::server::auth::hash_token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pdca");
 
 /// Test cases per operation and phase: the whole run (both backends)
 /// stays within a few minutes on two cores.
-const MAX_EXAMPLES: &str = "12";
+const MAX_EXAMPLES: &str = "50";
 
-/// The token schemathesis sends: an actor holding every role of the test
-/// definitions, so generated requests reach the handlers' happy paths.
+/// The token schemathesis sends: an actor holding every role the
+/// reference processes name, so generated requests reach the handlers'
+/// happy paths.
 const TOKEN: &str = "pdca_schemathesis_token";
-const ROLES: &[&str] = &[
-    "service_desk",
-    "resolver",
-    "incident_manager",
-    "author",
-    "reviewer",
-    "security",
-    "finance",
-    "agent",
-];
+
+/// Every role named by the processes in `processes/`.
+fn all_roles() -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("processes");
+    let inputs = pdca::load::collect(&[root]).expect("processes/");
+    let program = pdca::compile(inputs).program.expect("processes/ compiles");
+    let mut roles: Vec<String> = program
+        .processes
+        .iter()
+        .flat_map(|p| pdca::runtime::access::process_roles(p).into_iter().map(String::from).collect::<Vec<_>>())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
 
 /// The schemathesis executable, or `None` (skip) outside CI.
 fn schemathesis() -> Option<PathBuf> {
@@ -87,7 +96,7 @@ fn serve(dir: &Path, db: &str) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
         .arg("--processes")
-        .arg(dir.join("processes"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("processes"))
         .arg("--tokens")
         .arg(dir.join("tokens.toml"))
         .args(["--tick-interval", "200ms"])
@@ -116,16 +125,7 @@ fn serve(dir: &Path, db: &str) -> Server {
 
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let processes = dir.path().join("processes");
-    std::fs::create_dir(&processes).expect("mkdir");
-    for (name, text) in [
-        ("ticket.pdca", TICKET),
-        ("approvals.pdca", APPROVALS),
-        ("clocks.pdca", CLOCKS),
-    ] {
-        std::fs::write(processes.join(name), text).expect("write");
-    }
-    let roles = ROLES
+    let roles = all_roles()
         .iter()
         .map(|r| format!("\"{r}\""))
         .collect::<Vec<_>>()
@@ -138,12 +138,44 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// Starts instance 1 with the document's own example of a start.
+fn seed(base: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let doc: Value = client
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .expect("document")
+            .json()
+            .await
+            .expect("json");
+        let example = &doc["components"]["schemas"]["StartBody"]["example"];
+        assert!(example.is_object(), "no example of a start: {doc}");
+        let a = client
+            .post(format!("{base}/instances"))
+            .bearer_auth(TOKEN)
+            .json(example)
+            .send()
+            .await
+            .expect("start");
+        assert_eq!(a.status().as_u16(), 201, "{}", a.text().await.unwrap_or_default());
+    });
+}
+
 /// Runs schemathesis against a fresh server on `db`; fails on any finding.
 fn run(st: &Path, db: &str, dir: &Path) {
     let server = serve(dir, db);
+    seed(&server.base);
     let started = Instant::now();
     let out = Command::new(st)
         .current_dir(dir)
+        .arg("--config-file")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis.toml"))
         .args(["run", &format!("{}/openapi.json", server.base)])
         .args(["--checks", "all"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, IdempotencyHeader};
@@ -34,6 +34,8 @@ use crate::server::AppState;
 /// `POST /instances`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"process": "incident", "record": {"summary": "Mail down",
+    "reported_by": "dan", "impact": "high", "urgency": "high"}}))]
 pub struct StartBody {
     /// The process to start, e.g. `incident`.
     pub process: String,
@@ -46,6 +48,7 @@ pub struct StartBody {
 /// `POST /instances/{id}/transitions/{name}`.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patch": {"category": "software"}, "revision": 1}))]
 pub struct FireBody {
     /// Field changes (`null` clears a field).
     #[serde(default)]
@@ -66,6 +69,7 @@ pub enum DecisionText {
 /// `POST /instances/{id}/approvals/{approval}`.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision": "approve", "comment": "risk accepted"}))]
 pub struct DecideBody {
     pub decision: DecisionText,
     pub comment: Option<String>,
@@ -224,7 +228,7 @@ pub async fn list(
     operation_id = "show_instance",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The instance", body = Instance),
         (status = 400, description = "The id is not a number", body = ErrorBody),
@@ -255,7 +259,7 @@ pub async fn show(
     operation_id = "instance_history",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The events, oldest first", body = History),
         (status = 400, description = "The id is not a number", body = ErrorBody),
@@ -284,8 +288,8 @@ pub async fn history(
     tag = "instances",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Instance id"),
-        ("name" = String, Path, description = "Transition name"),
+        ("id" = i64, Path, description = "Instance id", example = 1),
+        ("name" = String, Path, description = "Transition name", example = "classify"),
         IdempotencyHeader,
     ),
     request_body = FireBody,
@@ -335,8 +339,8 @@ pub async fn fire(
     tag = "instances",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Instance id"),
-        ("approval" = String, Path, description = "Approval name"),
+        ("id" = i64, Path, description = "Instance id", example = 1),
+        ("approval" = String, Path, description = "Approval name", example = "cab_approval"),
         IdempotencyHeader,
     ),
     request_body = DecideBody,
@@ -390,7 +394,7 @@ pub async fn decide(
     operation_id = "instance_clocks",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The clocks as of now", body = Clocks),
         (status = 400, description = "The id is not a number", body = ErrorBody),

@@ -29,6 +29,7 @@ pub struct BreachParams {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `INSTANCE:SLA`: the `next` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}:[^\\x00]*$")]
     pub after: Option<String>,
 }
 
@@ -54,11 +55,15 @@ async fn breached_page(
     }
 }
 
-/// `INSTANCE:SLA`, as `next` writes it (an SLA name never holds a NUL,
-/// which PostgreSQL would refuse in the query).
+/// `INSTANCE:SLA`, as `next` writes it (the pattern the document gives:
+/// an SLA name never holds a NUL, which PostgreSQL would refuse).
 fn parse_cursor(text: &str) -> Result<(i64, &str), ApiError> {
     text.split_once(':')
-        .filter(|(_, sla)| !sla.contains('\0'))
+        .filter(|(id, sla)| {
+            (1..=18).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !sla.contains('\0')
+        })
         .and_then(|(id, sla)| Some((id.parse().ok()?, sla)))
         .ok_or_else(|| {
             ApiError::new(

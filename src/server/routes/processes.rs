@@ -49,7 +49,7 @@ pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> axum:
     operation_id = "show_process",
     tag = "processes",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "Process name, e.g. `incident`")),
+    params(("name" = String, Path, description = "Process name", example = "incident")),
     responses(
         (status = 200, description = "The compiled definition (IR)", body = serde_json::Value),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
@@ -75,7 +75,7 @@ pub async fn show(
     operation_id = "process_diagram",
     tag = "processes",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "Process name")),
+    params(("name" = String, Path, description = "Process name", example = "incident")),
     responses(
         (status = 200, description = "Mermaid text", body = String, content_type = "text/plain"),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
