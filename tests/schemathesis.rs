@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+use pdca::server::auth::hash_token;
 use runtime_support::TestDb;
 use serde_json::Value;
-use pdca::server::auth::hash_token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pdca");
 
@@ -43,7 +43,12 @@ fn all_roles() -> Vec<String> {
     let mut roles: Vec<String> = program
         .processes
         .iter()
-        .flat_map(|p| pdca::runtime::access::process_roles(p).into_iter().map(String::from).collect::<Vec<_>>())
+        .flat_map(|p| {
+            pdca::runtime::access::process_roles(p)
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .collect();
     roles.sort();
     roles.dedup();
@@ -163,7 +168,12 @@ fn seed(base: &str) {
             .send()
             .await
             .expect("start");
-        assert_eq!(a.status().as_u16(), 201, "{}", a.text().await.unwrap_or_default());
+        assert_eq!(
+            a.status().as_u16(),
+            201,
+            "{}",
+            a.text().await.unwrap_or_default()
+        );
     });
 }
 

@@ -23,7 +23,13 @@ on_both_backends!(
     invalid_keys_are_refused,
 );
 
-async fn post_with_key(s: &TestServer, path: &str, caller: &str, key: &str, body: &Value) -> Answer {
+async fn post_with_key(
+    s: &TestServer,
+    path: &str,
+    caller: &str,
+    key: &str,
+    body: &Value,
+) -> Answer {
     let resp = reqwest::Client::new()
         .post(format!("{}{path}", s.base))
         .bearer_auth(token_of(caller))
@@ -115,7 +121,11 @@ async fn a_repeated_key_replays_the_first_answer(db: &TestDb) {
         .as_i64()
         .expect("id");
     let sub = s
-        .post(&format!("/instances/{p}/transitions/submit"), who("author"), &json!({}))
+        .post(
+            &format!("/instances/{p}/transitions/submit"),
+            who("author"),
+            &json!({}),
+        )
         .await;
     assert_eq!(sub.status, 200, "{}", sub.text);
     let path = format!("/instances/{p}/approvals/peer");
@@ -130,7 +140,12 @@ async fn a_repeated_key_replays_the_first_answer(db: &TestDb) {
     assert_eq!(snapshot(db).await, after_decision);
     // Without a key the same decision is refused: it was recorded once.
     let a = s.post(&path, who("reviewer1"), &body).await;
-    assert_eq!((a.status, a.code()), (409, "already_decided".into()), "{}", a.text);
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "already_decided".into()),
+        "{}",
+        a.text
+    );
 
     // A refused write leaves no key behind: the key is free for the
     // request that succeeds.
@@ -250,14 +265,22 @@ async fn invalid_keys_are_refused(db: &TestDb) {
     let long = "k".repeat(256);
     for key in ["has space", long.as_str(), ""] {
         let a = post_with_key(&s, "/instances", "desk", key, &ticket_body("x")).await;
-        assert_eq!((a.status, a.code()), (400, "invalid_header".into()), "{key:?}: {}", a.text);
+        assert_eq!(
+            (a.status, a.code()),
+            (400, "invalid_header".into()),
+            "{key:?}: {}",
+            a.text
+        );
     }
     let a = s
         .request(
             Method::POST,
             "/instances",
             who("desk"),
-            Some(("application/json", serde_json::to_vec(&ticket_body("x")).expect("json"))),
+            Some((
+                "application/json",
+                serde_json::to_vec(&ticket_body("x")).expect("json"),
+            )),
         )
         .await;
     assert_eq!(a.status, 201, "no key is fine: {}", a.text);

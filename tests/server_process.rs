@@ -504,7 +504,11 @@ fn idempotency_key_survives_a_restart(db: &str, dir: &Path) {
             .await
             .expect("json")
     });
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     assert_eq!(second.terminate().code(), Some(0), "{}", second.stderr());
 }
 

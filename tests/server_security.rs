@@ -87,7 +87,11 @@ async fn unreadable_instances_answer_as_unknown(db: &TestDb) {
             ),
         ]
     };
-    for (caller, id) in [("outsider", ticket), ("outsider", proposal), ("agent", ticket)] {
+    for (caller, id) in [
+        ("outsider", ticket),
+        ("outsider", proposal),
+        ("agent", ticket),
+    ] {
         let before = snapshot(db).await;
         for ((method, path, body), (_, missing_path, _)) in
             tries(id).into_iter().zip(tries(missing))
@@ -172,9 +176,13 @@ async fn reads_follow_the_version_the_instance_runs_on(db: &TestDb) {
 
     for path in ["", "/history", "/clocks"] {
         // `security` reads the instance on version 2, not the one on version 1.
-        let a = s.get(&format!("/instances/{new}{path}"), who("security")).await;
+        let a = s
+            .get(&format!("/instances/{new}{path}"), who("security"))
+            .await;
         assert_eq!(a.status, 200, "{path}: {}", a.text);
-        let a = s.get(&format!("/instances/{old}{path}"), who("security")).await;
+        let a = s
+            .get(&format!("/instances/{old}{path}"), who("security"))
+            .await;
         assert_eq!(
             (a.status, a.code()),
             (404, "unknown_instance".into()),
@@ -182,7 +190,9 @@ async fn reads_follow_the_version_the_instance_runs_on(db: &TestDb) {
             a.text
         );
         // `incident_manager` owns version 1 and still names version 2's `escalate`.
-        let a = s.get(&format!("/instances/{old}{path}"), who("manager")).await;
+        let a = s
+            .get(&format!("/instances/{old}{path}"), who("manager"))
+            .await;
         assert_eq!(a.status, 200, "{path}: {}", a.text);
     }
     let listed = s.ok("/instances?process=ticket", who("security")).await;
@@ -262,12 +272,18 @@ async fn nul_characters_are_refused_never_500(db: &TestDb) {
     for (path, body, status, code) in posts {
         let path = path.replace('\u{0}', "%00");
         let a = s.post(&path, who("desk"), &body).await;
-        assert_eq!((a.status, a.code()), (status, code.to_string()), "{path}: {}", a.text);
+        assert_eq!(
+            (a.status, a.code()),
+            (status, code.to_string()),
+            "{path}: {}",
+            a.text
+        );
         if code == "invalid_fields" {
             let problem = &a.json()["details"]["problems"][0];
             assert_eq!(problem["kind"], "invalid_text", "{}", a.text);
             assert!(
-                ["summary", "hold_reason", "notes"].contains(&problem["field"].as_str().unwrap_or("")),
+                ["summary", "hold_reason", "notes"]
+                    .contains(&problem["field"].as_str().unwrap_or("")),
                 "{}",
                 a.text
             );
@@ -285,7 +301,11 @@ async fn nul_characters_are_refused_never_500(db: &TestDb) {
         .as_i64()
         .expect("id");
     let sub = s
-        .post(&format!("/instances/{p}/transitions/submit"), who("author"), &json!({}))
+        .post(
+            &format!("/instances/{p}/transitions/submit"),
+            who("author"),
+            &json!({}),
+        )
         .await;
     assert_eq!(sub.status, 200, "{}", sub.text);
     let before_decision = snapshot(db).await;
@@ -296,7 +316,12 @@ async fn nul_characters_are_refused_never_500(db: &TestDb) {
             &json!({"decision": "approve", "comment": "fine\u{0}"}),
         )
         .await;
-    assert_eq!((a.status, a.code()), (422, "invalid_fields".into()), "{}", a.text);
+    assert_eq!(
+        (a.status, a.code()),
+        (422, "invalid_fields".into()),
+        "{}",
+        a.text
+    );
     assert_eq!(a.json()["details"]["problems"][0]["field"], "comment");
     assert_eq!(snapshot(db).await, before_decision);
     let _ = before;
@@ -337,7 +362,12 @@ async fn metrics_series_do_not_grow_with_odd_requests() {
         let url = format!("{}{path}", s.base);
         async move {
             let m = Method::from_bytes(method.as_bytes()).expect("method");
-            client.request(m, url).send().await.expect("request").status()
+            client
+                .request(m, url)
+                .send()
+                .await
+                .expect("request")
+                .status()
         }
     };
     // Every kind once: odd methods on known and unknown paths, known
@@ -359,11 +389,7 @@ async fn metrics_series_do_not_grow_with_odd_requests() {
         assert!(status.is_client_error(), "{status}");
     }
     let after = s.get("/metrics", server_support::Anonymous).await.text;
-    assert_eq!(
-        series(&after),
-        series(&first),
-        "the series grew:\n{after}"
-    );
+    assert_eq!(series(&after), series(&first), "the series grew:\n{after}");
     assert!(after.contains("method=\"other\""), "{after}");
     assert!(
         !after.contains("method=\"X"),
@@ -378,7 +404,11 @@ fn read_answer(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         let n = stream.read(&mut byte).expect("read");
-        assert!(n == 1, "the connection closed before an answer: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n == 1,
+            "the connection closed before an answer: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).to_lowercase();

@@ -28,8 +28,8 @@ use super::clock::{self, ClockView, KIND_BREACH, KIND_WARN};
 use super::effects::{Before, Entered};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::escalation::{EscalationView, KIND_ESCALATION};
-use super::spawn::{LinkView, KIND_SPAWN};
 use super::idempotency::{self, IdempotencyKey, Written};
+use super::spawn::{LinkView, KIND_SPAWN};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, Tx};
 use super::values::{self, EntryContext, Record};
 use crate::ir::{Process, Program, Transition};
@@ -1155,10 +1155,7 @@ impl Engine {
 
     /// The definition stored under `definition_id` (an instance's
     /// `definition_id`), from the cache when it was read before.
-    pub async fn definition_by_id(
-        &self,
-        definition_id: i64,
-    ) -> Result<Arc<Process>, RuntimeError> {
+    pub async fn definition_by_id(&self, definition_id: i64) -> Result<Arc<Process>, RuntimeError> {
         if let Some((_, p)) = self.cached(definition_id) {
             return Ok(p);
         }
@@ -1215,9 +1212,9 @@ impl Engine {
         at: &str,
         readers_only: bool,
     ) -> Result<InstanceView, RuntimeError> {
-        let (inst, prev_hash, def, process) =
-            self.load_for_write(tx, id, expected_revision, readers_only.then_some(actor))
-                .await?;
+        let (inst, prev_hash, def, process) = self
+            .load_for_write(tx, id, expected_revision, readers_only.then_some(actor))
+            .await?;
         let t = self.transition(&process, &inst.state, name)?;
         if !actor.holds_any(&t.by) {
             return Err(RuntimeError::RoleMissing {

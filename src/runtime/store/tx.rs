@@ -6,9 +6,8 @@ use std::future::Future;
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
 use super::{
-    Advance, ApprovalTimeoutRow, ChainedInstance, ClockRow, DefinitionRow, EventRow, IdempotencyRow,
-    InstanceRow,
-    OutboxRow, ScheduleRow, Store, TimerRow,
+    Advance, ApprovalTimeoutRow, ChainedInstance, ClockRow, DefinitionRow, EventRow,
+    IdempotencyRow, InstanceRow, OutboxRow, ScheduleRow, Store, TimerRow,
 };
 use crate::runtime::error::RuntimeError;
 
