@@ -16,6 +16,10 @@ use crate::runtime::error::RuntimeError;
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 8;
 
+/// How many migrations this build knows (versions may skip numbers while
+/// branches that add them are merged).
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
 

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::error::RuntimeError;
 
-pub use migrate::SCHEMA_VERSION;
+pub use migrate::{MIGRATION_COUNT, SCHEMA_VERSION};
 pub(crate) use tx::{Mode, Tx};
 
 /// The database used when none is named.
