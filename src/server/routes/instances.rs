@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, IdempotencyHeader};
