@@ -34,7 +34,7 @@ pub struct IdempotencyKey {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     /// The write happened now.
-    Done(InstanceView),
+    Done(Box<InstanceView>),
     /// An earlier request with the same key wrote; its answer (JSON text).
     Replayed(String),
 }
@@ -99,5 +99,5 @@ pub(super) async fn complete<T: Tx>(
         })?;
         tx.complete_idempotency_key(actor, &key.key, &body).await?;
     }
-    Ok(Written::Done(view))
+    Ok(Written::Done(Box::new(view)))
 }

@@ -106,8 +106,7 @@ pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
         // 2^63 is the first f64 above i64::MAX.
         Some(f)
             if f.fract() == 0.0
-                && f >= -9.223_372_036_854_776e18
-                && f < 9.223_372_036_854_776e18 =>
+                && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) =>
         {
             Ok(Some(f as i64))
         }
