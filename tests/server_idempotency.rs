@@ -72,6 +72,21 @@ async fn a_repeated_key_replays_the_first_answer(db: &TestDb) {
     assert_eq!(again.text, first.text);
     assert_eq!(again.headers.get("location"), first.headers.get("location"));
     assert_eq!(snapshot(db).await, after_first, "a replay wrote");
+    // The same request spelt differently (keys in another order, spaces).
+    let respelt = reqwest::Client::new()
+        .post(format!("{}/instances", s.base))
+        .bearer_auth(token_of("desk"))
+        .header("idempotency-key", "start-1")
+        .header("content-type", "application/json")
+        .body(
+            r#"{ "record": {"urgency": "low", "impact": "low", "reported_by": "dan",
+                 "summary": "Disk"}, "process": "ticket" }"#,
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(respelt.status().as_u16(), 201);
+    assert_eq!(respelt.text().await.expect("body"), first.text);
     // The same key with another body, or on another route, is refused.
     let other = post_with_key(&s, "/instances", "desk", "start-1", &ticket_body("Other")).await;
     assert_eq!(

@@ -19,6 +19,7 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 use utoipa::IntoParams;
 
+use crate::runtime::audit::canonical_json;
 use crate::runtime::idempotency::{IdempotencyKey, Written};
 use crate::server::error::ApiError;
 use crate::server::AppState;
@@ -107,9 +108,9 @@ pub fn key(
     body: &impl Serialize,
 ) -> Result<IdempotencyKey, ApiError> {
     let body = serde_json::to_value(body).map_err(|e| ApiError::internal(&e))?;
-    let asked = serde_json::to_vec(&json!({ "route": route, "body": body }))
-        .map_err(|e| ApiError::internal(&e))?;
-    let fingerprint = hex::encode(Sha256::digest(&asked));
+    // Canonical JSON (sorted keys): the same request however it was spelt.
+    let asked = canonical_json(&json!({ "route": route, "body": body }));
+    let fingerprint = hex::encode(Sha256::digest(asked.as_bytes()));
     let now = jiff::Timestamp::now();
     let not_before = now
         .checked_sub(state.idempotency_retention())
