@@ -117,6 +117,34 @@ async fn unreadable_instances_answer_as_unknown(db: &TestDb) {
         }
         assert_eq!(snapshot(db).await, before, "refusals changed the database");
     }
+    // An unknown process lists only the deployed processes the caller reads.
+    for (caller, path) in [
+        ("outsider", "/processes/nonesuch"),
+        ("desk", "/processes/nonesuch"),
+    ] {
+        let a = s.get(path, who(caller)).await;
+        assert_eq!((a.status, a.code()), (404, "not_deployed".into()));
+        let expected = if caller == "desk" {
+            json!(["memo", "ticket"])
+        } else {
+            json!([])
+        };
+        assert_eq!(
+            a.json()["details"]["deployed"],
+            expected,
+            "{caller}: {}",
+            a.text
+        );
+    }
+    let a = s
+        .post(
+            "/instances",
+            who("outsider"),
+            &json!({"process": "nonesuch"}),
+        )
+        .await;
+    assert_eq!((a.status, a.code()), (404, "not_deployed".into()));
+    assert_eq!(a.json()["details"]["deployed"], json!([]), "{}", a.text);
     // A reader still gets the precise refusals.
     let a = s
         .post(

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, IdempotencyHeader};
-use super::{page_limit, whole_number, Json, Path, Query};
+use super::{as_seen_by, page_limit, whole_number, Json, Path, Query};
 use crate::ir::Process;
 use crate::runtime::approval::Decision;
 use crate::runtime::engine::WriteOptions;
@@ -160,7 +160,8 @@ pub async fn start(
     let written = state
         .engine()
         .start_with(&opts, &body.process, &actor, &Value::Object(body.record))
-        .await?;
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
     idempotency::answer(written, StatusCode::CREATED)
 }
 

@@ -13,8 +13,10 @@ use serde::{Deserialize, Deserializer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::auth::can_read;
 use super::error::ApiError;
 use super::AppState;
+use crate::runtime::{Actor, RuntimeError};
 
 /// Every route, each registered with its OpenAPI operation.
 pub fn all() -> OpenApiRouter<AppState> {
@@ -113,5 +115,27 @@ pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
         _ => Err(D::Error::custom(format!(
             "invalid value: {n}, expected a whole number from -2^63 to 2^63-1"
         ))),
+    }
+}
+
+/// A refusal as the caller may see it: `not_deployed` lists only the
+/// deployed processes the caller may read (the others' names are not the
+/// caller's to learn).
+pub fn as_seen_by(state: &AppState, actor: &Actor, e: RuntimeError) -> ApiError {
+    match e {
+        RuntimeError::NotDeployed { process, deployed } => {
+            let deployed = deployed
+                .into_iter()
+                .filter(|name| {
+                    state
+                        .program()
+                        .processes
+                        .iter()
+                        .any(|p| &p.name == name && can_read(actor, p))
+                })
+                .collect();
+            ApiError::from(RuntimeError::NotDeployed { process, deployed })
+        }
+        e => ApiError::from(e),
     }
 }

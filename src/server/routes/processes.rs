@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::Value;
 
-use super::Path;
+use super::{as_seen_by, Path};
 use crate::server::auth::{can_read, may_read, Caller};
 use crate::server::diagram;
 use crate::server::error::{ApiError, ErrorBody};
@@ -62,7 +62,11 @@ pub async fn show(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let process = state.engine().definition(&name).await?;
+    let process = state
+        .engine()
+        .definition(&name)
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
     may_read(&actor, &process)?;
     let value = serde_json::to_value(&*process).map_err(|e| ApiError::internal(&e))?;
     Ok(axum::Json(value))
@@ -88,7 +92,11 @@ pub async fn diagram(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let process = state.engine().definition(&name).await?;
+    let process = state
+        .engine()
+        .definition(&name)
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
     may_read(&actor, &process)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
