@@ -3,6 +3,8 @@
 //! audit verify, and their exit codes (0 ok, 1 refused or tampered,
 //! 2 usage, I/O or database unreachable).
 
+mod runtime_support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -550,4 +552,45 @@ fn outbox_lists_rendered_notifications() {
         "{}",
         stdout(&human)
     );
+}
+
+/// Text with a NUL character is refused over the CLI as over the API, on
+/// SQLite and on PostgreSQL (which cannot store it), changing nothing.
+#[test]
+fn text_with_a_nul_character_is_refused_on_both_backends() {
+    let cli = Cli::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pg = rt.block_on(runtime_support::TestDb::postgres("cli_nul"));
+    let mut dbs = vec![cli.db.clone()];
+    dbs.extend(pg.as_ref().map(|db| db.url.clone()));
+    let fields = cli.dir.path().join("fields.json");
+    std::fs::write(
+        &fields,
+        r#"{"summary": "Printer\u0000on fire", "reported_by": "bob", "impact": "high", "urgency": "high"}"#,
+    )
+    .expect("write");
+    let fields = fields.to_string_lossy().into_owned();
+    for db in &dbs {
+        let deployed = cli.run(&["deploy", "--db", db]);
+        assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+        let out = cli.run(&[
+            "instance",
+            "start",
+            "incident",
+            "--as",
+            "alice:service_desk",
+            "--json",
+            &fields,
+            "--db",
+            db,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{db}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("`summary`") && err.contains("NUL"), "{err}");
+        let listed = cli.json(&["instance", "list", "--db", db]);
+        assert_eq!(listed["instances"], serde_json::json!([]), "{listed}");
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use pdca::runtime::audit::ProblemKind as AuditKind;
 use pdca::runtime::engine::{DeployStatus, InstanceView};
 use pdca::runtime::error::ProblemKind;
-use pdca::runtime::store::SCHEMA_VERSION;
+use pdca::runtime::store::{MIGRATION_COUNT, SCHEMA_VERSION};
 use pdca::runtime::{Actor, Engine, RuntimeError};
 use runtime_support::{program, ticket_program, TestDb, TICKET};
 use serde_json::{json, Value};
@@ -948,7 +948,7 @@ async fn migrations_are_idempotent_and_newer_schemas_refused(db: &TestDb) {
     assert_eq!(
         db.count("SELECT COUNT(*) FROM pdca_schema_migrations")
             .await,
-        SCHEMA_VERSION
+        MIGRATION_COUNT as i64
     );
     assert_eq!(
         db.count("SELECT MAX(version) FROM pdca_schema_migrations")

@@ -462,3 +462,68 @@ fn two_replicas_fire_each_due_timer_exactly_once() {
         assert_eq!(b.terminate().code(), Some(0), "{}", b.stderr());
     });
 }
+
+/// A write retried with its `Idempotency-Key` after the server restarted
+/// gets the first answer: the key was stored with the write.
+fn idempotency_key_survives_a_restart(db: &str, dir: &Path) {
+    let body = json!({"process": "ticket", "record": {"summary": "s", "reported_by": "r",
+                      "impact": "low", "urgency": "low"}});
+    let post = |base: &str| {
+        let url = format!("{base}/instances");
+        let body = body.clone();
+        block_on(async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(server_support::token_of("desk"))
+                .header("idempotency-key", "retry-after-restart")
+                .json(&body)
+                .send()
+                .await
+                .expect("start");
+            let status = resp.status().as_u16();
+            let replayed = resp.headers().get("idempotency-replayed").is_some();
+            (status, replayed, resp.text().await.expect("body"))
+        })
+    };
+    let mut first = Server::start(dir, "first", db, &[]);
+    let (status, replayed, answer) = post(&first.base);
+    assert_eq!((status, replayed), (201, false), "{answer}");
+    assert_eq!(first.terminate().code(), Some(0), "{}", first.stderr());
+    let mut second = Server::start(dir, "second", db, &[]);
+    let (status, replayed, again) = post(&second.base);
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again, answer);
+    let listed: Value = block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/instances", second.base))
+            .bearer_auth(server_support::token_of("desk"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json")
+    });
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(second.terminate().code(), Some(0), "{}", second.stderr());
+}
+
+#[test]
+fn idempotency_keys_survive_a_restart_on_sqlite() {
+    let dir = workspace(&[("ticket.pdca", TICKET)]);
+    let db = format!("sqlite://{}", dir.path().join("pdca.db").display());
+    idempotency_key_survives_a_restart(&db, dir.path());
+}
+
+#[test]
+fn idempotency_keys_survive_a_restart_on_postgres() {
+    let Some(db) = block_on(TestDb::postgres("idempotency_restart")) else {
+        return;
+    };
+    let dir = workspace(&[("ticket.pdca", TICKET)]);
+    idempotency_key_survives_a_restart(&db.url, dir.path());
+}

@@ -45,6 +45,9 @@ pub struct Args {
     /// Do not run the worker (another replica ticks)
     #[arg(long)]
     no_worker: bool,
+    /// How long an `Idempotency-Key` is honoured; the worker forgets older ones: `30m`, `24h`
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_interval)]
+    idempotency_retention: Duration,
     /// Log format on standard error (filter with RUST_LOG, default `info`)
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -68,7 +71,7 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in `{text}`: use ms, s, m or h")),
     };
     if d.is_zero() {
-        return Err("the tick interval must be positive".into());
+        return Err("the duration must be positive".into());
     }
     Ok(d)
 }
@@ -154,6 +157,7 @@ async fn serve(args: Args, program: crate::ir::Program, tokens: Tokens) -> Resul
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let state = AppState::new(engine, program, tokens);
+    state.set_idempotency_retention(args.idempotency_retention);
 
     let (stop, stopped) = watch::channel(false);
     let signal = shutdown_signal()?;

@@ -28,6 +28,7 @@ use super::clock::{self, ClockView, KIND_BREACH, KIND_WARN};
 use super::effects::{Before, Entered};
 use super::error::{FieldProblem, ProblemKind, RuntimeError};
 use super::escalation::{EscalationView, KIND_ESCALATION};
+use super::idempotency::{self, IdempotencyKey, Written};
 use super::spawn::{LinkView, KIND_SPAWN};
 use super::store::{DefinitionRow, EventRow, InstanceRow, Mode, OutboxRow, Store, Tx};
 use super::values::{self, EntryContext, Record};
@@ -180,6 +181,9 @@ pub struct InstanceView {
 #[schema(as = InstanceItem)]
 pub struct InstanceSummary {
     pub id: i64,
+    /// The definition the instance runs on (for read authorization).
+    #[serde(skip)]
+    pub definition_id: i64,
     pub process: String,
     pub version: i64,
     pub state: String,
@@ -223,6 +227,21 @@ pub struct Engine {
     /// Escalation conditions that failed to evaluate (counted as false)
     /// since this engine was made.
     pub(super) escalation_errors: AtomicU64,
+}
+
+/// What a caller's write adds to the engine's own checks: the server's
+/// rules. The CLI's writes use the default (none).
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Refuse as [`RuntimeError::UnknownInstance`] an instance the actor
+    /// may not read (it holds none of the roles of the definition the
+    /// instance runs on, [`super::access::can_read`]), before anything
+    /// else about it is checked: who may not read an instance learns
+    /// nothing about it, not even whether it exists.
+    pub readers_only: bool,
+    /// Answer a repeated request with the answer of the first (see
+    /// [`super::idempotency`]).
+    pub idempotency: Option<IdempotencyKey>,
 }
 
 /// Now, in UTC with microseconds (sorts as text).
@@ -301,16 +320,27 @@ impl Engine {
 
     /// The instance to change (refusing a stale `expected_revision`) and the
     /// definition it is pinned to: the common start of `fire` and `decide`.
+    ///
+    /// With `readers_only`, an instance that actor may not read (see
+    /// [`WriteOptions::readers_only`]) is refused as unknown before its
+    /// revision, state or anything else about it is looked at.
     async fn load_for_write<T: Tx>(
         &self,
         tx: &mut T,
         id: i64,
         expected_revision: Option<i64>,
+        readers_only: Option<&Actor>,
     ) -> Result<(InstanceRow, String, DefinitionRow, Arc<Process>), RuntimeError> {
         let (inst, head) = tx
             .instance_with_head(id)
             .await?
             .ok_or(RuntimeError::UnknownInstance { id })?;
+        if let Some(actor) = readers_only {
+            let (_, process) = self.pinned(tx, &inst).await?;
+            if !super::access::can_read(actor, &process) {
+                return Err(RuntimeError::UnknownInstance { id });
+            }
+        }
         if let Some(expected) = expected_revision {
             if expected != inst.revision {
                 return Err(RuntimeError::Conflict {
@@ -847,7 +877,13 @@ impl Engine {
         tx: &mut T,
         process: &str,
     ) -> Result<(DefinitionRow, Arc<Process>), RuntimeError> {
-        let Some(def) = tx.active_definition(process).await? else {
+        // No process is named with a NUL, and PostgreSQL refuses it in a query.
+        let found = if process.contains('\0') {
+            None
+        } else {
+            tx.active_definition(process).await?
+        };
+        let Some(def) = found else {
             return Err(RuntimeError::NotDeployed {
                 process: process.to_string(),
                 deployed: tx.deployed_processes().await?,
@@ -1007,6 +1043,132 @@ impl Engine {
         })
     }
 
+    /// [`Engine::start`] with the server's options: the idempotency key
+    /// is claimed and its answer stored in the transaction of the write.
+    pub async fn start_with(
+        &self,
+        opts: &WriteOptions,
+        process: &str,
+        actor: &Actor,
+        fields: &Value,
+    ) -> Result<Written, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        let key = opts.idempotency.as_ref();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| {
+            match idempotency::claim(&mut tx, &actor.id, key, &at).await? {
+                Some(replayed) => replayed,
+                None => {
+                    let view = self.start_in(&mut tx, process, actor, fields, &at).await?;
+                    idempotency::complete(&mut tx, &actor.id, key, view).await?
+                }
+            }
+        }))
+    }
+
+    /// [`Engine::fire`] with the server's options.
+    pub async fn fire_with(
+        &self,
+        opts: &WriteOptions,
+        id: i64,
+        transition: &str,
+        actor: &Actor,
+        patch: &Value,
+        expected_revision: Option<i64>,
+    ) -> Result<Written, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        let key = opts.idempotency.as_ref();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| {
+            match idempotency::claim(&mut tx, &actor.id, key, &at).await? {
+                Some(replayed) => replayed,
+                None => {
+                    let view = self
+                        .fire_in(
+                            &mut tx,
+                            id,
+                            transition,
+                            actor,
+                            patch,
+                            expected_revision,
+                            &at,
+                            opts.readers_only,
+                        )
+                        .await?;
+                    idempotency::complete(&mut tx, &actor.id, key, view).await?
+                }
+            }
+        }))
+    }
+
+    /// [`Engine::decide`] with the server's options.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn decide_with(
+        &self,
+        opts: &WriteOptions,
+        id: i64,
+        approval: &str,
+        actor: &Actor,
+        decision: Decision,
+        comment: Option<&str>,
+        expected_revision: Option<i64>,
+    ) -> Result<Written, RuntimeError> {
+        actor
+            .check()
+            .map_err(|reason| RuntimeError::InvalidActor { reason })?;
+        let at = now();
+        let key = opts.idempotency.as_ref();
+        Ok(in_tx!(&self.store, Mode::Write, |tx| {
+            match idempotency::claim(&mut tx, &actor.id, key, &at).await? {
+                Some(replayed) => replayed,
+                None => {
+                    let view = self
+                        .decide_in(
+                            &mut tx,
+                            id,
+                            approval,
+                            actor,
+                            decision,
+                            comment,
+                            expected_revision,
+                            &at,
+                            opts.readers_only,
+                        )
+                        .await?;
+                    idempotency::complete(&mut tx, &actor.id, key, view).await?
+                }
+            }
+        }))
+    }
+
+    /// Forgets the idempotency keys recorded before `before` (RFC 3339):
+    /// the worker's tick, with the server's retention. How many it forgot.
+    pub async fn expire_idempotency_keys(&self, before: &str) -> Result<u64, RuntimeError> {
+        Ok(in_tx!(&self.store, Mode::Write, |tx| tx
+            .expire_idempotency_keys(before)
+            .await?))
+    }
+
+    /// The definition stored under `definition_id` (an instance's
+    /// `definition_id`), from the cache when it was read before.
+    pub async fn definition_by_id(&self, definition_id: i64) -> Result<Arc<Process>, RuntimeError> {
+        if let Some((_, p)) = self.cached(definition_id) {
+            return Ok(p);
+        }
+        let def = in_tx!(&self.store, Mode::Read, |tx| tx
+            .definition(definition_id)
+            .await?
+            .ok_or_else(|| RuntimeError::Corrupt {
+                what: format!("definition {definition_id}"),
+                reason: "it is missing".into(),
+            })?);
+        self.process_of(&def)
+    }
+
     // ------------------------------------------------------------------ fire
 
     /// Fires `transition` on instance `id`, applying `patch` (a JSON object
@@ -1032,7 +1194,8 @@ impl Engine {
                 actor,
                 patch,
                 expected_revision,
-                &at
+                &at,
+                false
             )
             .await?))
     }
@@ -1047,9 +1210,11 @@ impl Engine {
         patch: &Value,
         expected_revision: Option<i64>,
         at: &str,
+        readers_only: bool,
     ) -> Result<InstanceView, RuntimeError> {
-        let (inst, prev_hash, def, process) =
-            self.load_for_write(tx, id, expected_revision).await?;
+        let (inst, prev_hash, def, process) = self
+            .load_for_write(tx, id, expected_revision, readers_only.then_some(actor))
+            .await?;
         let t = self.transition(&process, &inst.state, name)?;
         if !actor.holds_any(&t.by) {
             return Err(RuntimeError::RoleMissing {
@@ -1171,7 +1336,8 @@ impl Engine {
                 decision,
                 comment,
                 expected_revision,
-                &at
+                &at,
+                false
             )
             .await?))
     }
@@ -1187,8 +1353,11 @@ impl Engine {
         comment: Option<&str>,
         expected_revision: Option<i64>,
         at: &str,
+        readers_only: bool,
     ) -> Result<InstanceView, RuntimeError> {
-        let (inst, _, def, process) = self.load_for_write(tx, id, expected_revision).await?;
+        let (inst, _, def, process) = self
+            .load_for_write(tx, id, expected_revision, readers_only.then_some(actor))
+            .await?;
         let Some(a) = process.approvals.iter().find(|a| a.name == name) else {
             return Err(RuntimeError::UnknownApproval {
                 approval: name.to_string(),
@@ -1240,6 +1409,11 @@ impl Engine {
                 actor: actor.id.clone(),
                 decision: d.decision.as_str().to_string(),
                 seq: d.seq,
+            });
+        }
+        if let Some(problem) = comment.and_then(|c| values::nul_problem("comment", c)) {
+            return Err(RuntimeError::InvalidFields {
+                problems: vec![problem],
             });
         }
         decisions.push(approval::DecisionView {
@@ -1510,6 +1684,10 @@ impl Engine {
         after: Option<i64>,
     ) -> Result<Vec<InstanceSummary>, RuntimeError> {
         let after = after.unwrap_or(0);
+        // No name holds a NUL (and PostgreSQL refuses one in a query).
+        if process.into_iter().chain(state).any(|t| t.contains('\0')) {
+            return Ok(Vec::new());
+        }
         let list = in_tx!(&self.store, Mode::Read, |tx| {
             let rows = tx
                 .list_instances(process, state, i64::from(limit), after)
@@ -1530,6 +1708,7 @@ impl Engine {
                 };
                 out.push(InstanceSummary {
                     id: r.id,
+                    definition_id: r.definition_id,
                     process: r.process,
                     version,
                     state: r.state,

@@ -22,6 +22,8 @@ pub enum ProblemKind {
     AppendOnly,
     /// A `ref` names no instance of the referenced process.
     NoSuchInstance,
+    /// The text holds a character that cannot be stored (NUL).
+    InvalidText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,6 +157,10 @@ pub enum RuntimeError {
         chain: Vec<String>,
         limit: usize,
     },
+    /// An idempotency key sent again with a different request.
+    IdempotencyKeyReused {
+        key: String,
+    },
     /// Optimistic concurrency: the instance changed since it was read.
     Conflict {
         id: i64,
@@ -225,6 +231,7 @@ impl RuntimeError {
             RuntimeError::SpawnRefused { .. } => "spawn_refused",
             RuntimeError::SpawnGuardFailed { .. } => "spawn_guard_failed",
             RuntimeError::SpawnTooDeep { .. } => "spawn_too_deep",
+            RuntimeError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             RuntimeError::Conflict { .. } => "conflict",
             RuntimeError::UnsupportedUrl { .. } => "unsupported_url",
             RuntimeError::Unreachable { .. } => "unreachable",
@@ -241,6 +248,9 @@ impl RuntimeError {
             RuntimeError::NotDeployed { .. } => {
                 Some("run `pdca deploy` to store the definitions in this database".into())
             }
+            RuntimeError::IdempotencyKeyReused { .. } => Some(
+                "send a new `Idempotency-Key` for a different request; repeat a key only to retry the same request".into(),
+            ),
             RuntimeError::Conflict { id, .. } => Some(format!(
                 "reload the instance (`pdca instance show {id}`) and try again"
             )),
@@ -436,6 +446,10 @@ impl fmt::Display for RuntimeError {
                     .map(|p| format!("`{p}`"))
                     .collect::<Vec<_>>()
                     .join(" → ")
+            ),
+            RuntimeError::IdempotencyKeyReused { key } => write!(
+                f,
+                "the idempotency key `{key}` was used for a different request"
             ),
             RuntimeError::Conflict {
                 id,

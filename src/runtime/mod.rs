@@ -1,5 +1,6 @@
 //! The runtime: executing compiled processes.
 
+pub mod access;
 pub mod approval;
 pub mod audit;
 pub mod calendar;
@@ -8,6 +9,7 @@ mod effects;
 pub mod engine;
 pub mod error;
 pub mod escalation;
+pub mod idempotency;
 pub mod outbox;
 pub mod schedule;
 pub mod spawn;

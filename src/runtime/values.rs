@@ -193,6 +193,24 @@ pub fn check_offset(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Text may not hold the NUL character: PostgreSQL cannot store it in
+/// text or JSON, so it is refused on both backends alike.
+fn nul_refusal() -> Refusal {
+    (
+        ProblemKind::InvalidText,
+        "text cannot contain the NUL character (U+0000)".into(),
+    )
+}
+
+/// The refusal of a text argument that holds a NUL character (see
+/// [`check_value`]), named `field`.
+pub fn nul_problem(field: &str, text: &str) -> Option<FieldProblem> {
+    text.contains('\0').then(|| {
+        let (kind, message) = nul_refusal();
+        problem(field, kind, message)
+    })
+}
+
 fn wrong(expected: &str, got: &Value) -> Refusal {
     (
         ProblemKind::WrongType,
@@ -204,6 +222,7 @@ fn wrong(expected: &str, got: &Value) -> Refusal {
 pub fn check_value(ty: &FieldType, v: &Value, ctx: EntryContext<'_>) -> Result<Value, Refusal> {
     match ty {
         FieldType::Text => match v {
+            Value::String(s) if s.contains('\0') => Err(nul_refusal()),
             Value::String(s) if s.len() <= MAX_TEXT_BYTES => Ok(v.clone()),
             Value::String(s) => Err((
                 ProblemKind::WrongType,
@@ -365,6 +384,9 @@ fn log_entries(v: &Value, ctx: EntryContext<'_>) -> Result<Value, Refusal> {
         };
         if text.trim().is_empty() {
             return Err((ProblemKind::WrongType, "a log entry cannot be empty".into()));
+        }
+        if text.contains('\0') {
+            return Err(nul_refusal());
         }
         if text.len() > MAX_TEXT_BYTES {
             return Err((

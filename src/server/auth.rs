@@ -83,6 +83,15 @@ impl Tokens {
             if actor.roles.iter().any(|r| r.is_empty() || r.len() > 256) {
                 return Err(format!("{at}: role names must have 1 to 256 bytes"));
             }
+            // Actor ids and roles are stored with every event.
+            if std::iter::once(&actor.id)
+                .chain(&actor.roles)
+                .any(|t| t.chars().any(char::is_control))
+            {
+                return Err(format!(
+                    "{at}: actor ids and role names cannot hold control characters"
+                ));
+            }
             out.push((bytes, actor));
         }
         Ok(Tokens { entries: out })
@@ -184,42 +193,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Every role a process names: its owner, starters, the roles that fire
-/// its transitions or decide its approvals, and those it notifies.
-pub fn process_roles(p: &Process) -> HashSet<&str> {
-    let mut roles: HashSet<&str> = HashSet::new();
-    roles.extend(p.owner.as_deref());
-    roles.extend(p.started_by.iter().map(String::as_str));
-    for t in &p.transitions {
-        roles.extend(t.by.iter().map(String::as_str));
-    }
-    for a in &p.approvals {
-        roles.extend(a.approvers.iter().map(String::as_str));
-        roles.extend(a.timeout_escalate_to.iter().map(String::as_str));
-    }
-    for s in &p.slas {
-        roles.extend(s.breach_escalate_to.iter().map(String::as_str));
-        for w in &s.warns {
-            roles.extend(w.notify.iter().map(String::as_str));
-        }
-    }
-    for e in &p.escalations {
-        for n in &e.notify {
-            roles.extend(n.roles.iter().map(String::as_str));
-        }
-    }
-    for o in &p.on_enter {
-        roles.extend(o.notify.iter().map(String::as_str));
-    }
-    roles
-}
-
-/// Whether `actor` may read the definition and instances of `p`: it holds
-/// one of the roles the process names.
-pub fn can_read(actor: &Actor, p: &Process) -> bool {
-    let roles = process_roles(p);
-    actor.roles.iter().any(|r| roles.contains(r.as_str()))
-}
+pub use crate::runtime::access::{can_read, process_roles};
 
 /// [`can_read`], or a 403 `role_missing` naming the roles that may.
 pub fn may_read(actor: &Actor, p: &Process) -> Result<(), ApiError> {

@@ -3,12 +3,15 @@
 //! A body over [`BODY_LIMIT`] is answered 413, but only after reading (and
 //! discarding) up to [`DRAIN_LIMIT`] of it: a client still sending when the
 //! answer is written would otherwise see its connection reset and lose the
-//! answer (the "lingering close" HTTP servers do). Beyond `DRAIN_LIMIT` the
-//! connection is dropped, so a hostile upload costs at most that much.
+//! answer (the "lingering close" HTTP servers do); the connection then
+//! stays open for the client's next request. Beyond `DRAIN_LIMIT` (or when
+//! the body cannot be read to its end) the answer says `Connection: close`
+//! and the connection is closed after it, so a hostile upload costs at most
+//! that much and a keep-alive client knows to open a new connection.
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -24,6 +27,7 @@ pub async fn read_whole(request: Request, next: Next) -> Response {
     let (parts, mut body) = request.into_parts();
     let mut kept: Vec<u8> = Vec::new();
     let mut seen = 0usize;
+    let mut drained = true;
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
@@ -43,16 +47,23 @@ pub async fn read_whole(request: Request, next: Next) -> Response {
         if seen <= BODY_LIMIT {
             kept.extend_from_slice(&data);
         } else if seen > DRAIN_LIMIT {
+            drained = false;
             break;
         }
     }
     if seen > BODY_LIMIT {
-        return ApiError::new(
+        let mut response = ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the request body is over the limit of {BODY_LIMIT} bytes"),
         )
         .into_response();
+        if !drained {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return response;
     }
     next.run(Request::from_parts(parts, Body::from(kept))).await
 }

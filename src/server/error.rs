@@ -118,7 +118,8 @@ pub fn status_of(e: &RuntimeError) -> StatusCode {
         | E::GuardFalse { .. }
         | E::GuardFailed { .. }
         | E::SpawnGuardFailed { .. }
-        | E::SpawnTooDeep { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | E::SpawnTooDeep { .. }
+        | E::IdempotencyKeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         // The step is refused for the reason its spawned start was.
         E::SpawnRefused { reason, .. } => status_of(reason),
         E::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -229,6 +230,7 @@ fn details_of(e: &RuntimeError) -> Value {
             json!({"process": process, "state": state, "spawned": spawned, "guard": guard, "reason": reason})
         }
         E::SpawnTooDeep { chain, limit } => json!({"chain": chain, "limit": limit}),
+        E::IdempotencyKeyReused { key } => json!({ "key": key }),
         E::UnsupportedUrl { .. }
         | E::Unreachable { .. }
         | E::SchemaTooNew { .. }

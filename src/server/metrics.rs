@@ -3,7 +3,9 @@
 //! the worker's tick duration and lag.
 //!
 //! Routes are labelled by their pattern (`/instances/{id}`), never the
-//! concrete path, so the number of series stays bounded.
+//! concrete path (`unmatched` for a path no route serves), and methods by
+//! name only when HTTP defines them for this API's use (`other` for any
+//! other token a client sends), so no request can add series.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
@@ -153,11 +155,26 @@ impl Metrics {
     }
 }
 
+/// The method label: one of the methods below, else `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times every request by its route pattern, and
 /// logs it at debug level.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()

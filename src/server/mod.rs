@@ -30,7 +30,9 @@ pub mod worker;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -55,7 +57,12 @@ struct Inner {
     metrics: Metrics,
     /// The OpenAPI document, filled once the router is built.
     openapi: OnceLock<serde_json::Value>,
+    /// How long idempotency keys are kept, in seconds.
+    idempotency_retention: AtomicU64,
 }
+
+/// How long idempotency keys are kept unless `serve` is told otherwise.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -77,7 +84,20 @@ impl AppState {
             tokens,
             metrics: Metrics::new(),
             openapi: OnceLock::new(),
+            idempotency_retention: AtomicU64::new(DEFAULT_IDEMPOTENCY_RETENTION.as_secs()),
         }))
+    }
+
+    /// How long an idempotency key is honoured (and kept by the worker).
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.0.idempotency_retention.load(Ordering::Relaxed))
+    }
+
+    /// Sets [`AppState::idempotency_retention`] (whole seconds).
+    pub fn set_idempotency_retention(&self, retention: Duration) {
+        self.0
+            .idempotency_retention
+            .store(retention.as_secs(), Ordering::Relaxed);
     }
 
     pub fn engine(&self) -> &Engine {
@@ -117,13 +137,16 @@ fn documented() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the routes [`router`] serves.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    documented().into_openapi()
+    let mut doc = documented().into_openapi();
+    openapi::add_links(&mut doc);
+    doc
 }
 
 /// The application: every route, JSON errors for unknown routes and
 /// methods, the body limit and the metrics middleware.
 pub fn router(state: AppState) -> Router {
-    let (routes, api) = documented().split_for_parts();
+    let (routes, mut api) = documented().split_for_parts();
+    openapi::add_links(&mut api);
     if let Ok(doc) = serde_json::to_value(&api) {
         let _ = state.0.openapi.set(doc);
     }

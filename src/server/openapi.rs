@@ -41,3 +41,46 @@ impl Modify for BearerScheme {
     )
 )]
 pub struct ApiDoc;
+
+/// The links of the document (OpenAPI `links`): from an instance answered
+/// by a start, a transition or a decision to the operations on that
+/// instance, so that a client (and schemathesis's stateful phase) can
+/// follow one call with the next.
+pub fn add_links(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::link::Link;
+    use utoipa::openapi::RefOr;
+    let targets = [
+        ("ShowInstance", "show_instance"),
+        ("InstanceHistory", "instance_history"),
+        ("InstanceClocks", "instance_clocks"),
+        ("FireTransition", "fire_transition"),
+        ("DecideApproval", "decide_approval"),
+    ];
+    let sources = [
+        ("/instances", "post", "201"),
+        ("/instances/{id}/transitions/{name}", "post", "200"),
+        ("/instances/{id}/approvals/{approval}", "post", "200"),
+        ("/instances/{id}", "get", "200"),
+    ];
+    for (path, method, status) in sources {
+        let Some(item) = doc.paths.paths.get_mut(path) else {
+            continue;
+        };
+        let op = match method {
+            "post" => item.post.as_mut(),
+            _ => item.get.as_mut(),
+        };
+        let Some(RefOr::T(response)) = op.and_then(|op| op.responses.responses.get_mut(status))
+        else {
+            continue;
+        };
+        for (name, operation) in targets {
+            let link = Link::builder()
+                .operation_id(operation)
+                .parameter("id", "$response.body#/id")
+                .description(format!("`{operation}` on the instance answered"))
+                .build();
+            response.links.insert(name.to_string(), RefOr::T(link));
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The background worker: runs [`Engine::tick`] every interval, so timers
-//! fire and SLA clocks breach without anyone calling `pdca tick`.
+//! fire and SLA clocks breach without anyone calling `pdca tick`, and
+//! forgets the idempotency keys older than the server's retention.
 //!
 //! A failed tick is logged and counted, never fatal: the next interval
 //! tries again. Several servers on one PostgreSQL database share the due
@@ -82,6 +83,26 @@ pub async fn tick_once(state: &AppState) {
         Err(e) => {
             metrics.tick_errors.inc();
             tracing::error!(error = %e, code = e.code(), "tick failed; retrying at the next interval");
+        }
+    }
+    expire_idempotency_keys(state, now).await;
+}
+
+/// Forgets the idempotency keys recorded before the retention.
+async fn expire_idempotency_keys(state: &AppState, now: jiff::Timestamp) {
+    let cutoff = now
+        .checked_sub(state.idempotency_retention())
+        .unwrap_or(now);
+    match state
+        .engine()
+        .expire_idempotency_keys(&format!("{cutoff:.6}"))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(expired = n, "idempotency keys expired"),
+        Err(e) => {
+            state.metrics().tick_errors.inc();
+            tracing::error!(error = %e, code = e.code(), "expiring idempotency keys failed; retrying at the next interval");
         }
     }
 }

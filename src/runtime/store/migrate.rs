@@ -14,7 +14,11 @@ use super::Store;
 use crate::runtime::error::RuntimeError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
+
+/// How many migrations this build knows (versions may skip numbers while
+/// branches that add them are merged).
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
 
 /// The schema version table.
 pub const TABLE: &str = "pdca_schema_migrations";
@@ -62,6 +66,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "exact clock time, a metric per target",
         include_str!("migrations/sqlite/0007_exact_clocks.sql"),
         include_str!("migrations/postgres/0007_exact_clocks.sql"),
+    ),
+    (
+        8,
+        "idempotency keys",
+        include_str!("migrations/sqlite/0008_idempotency_keys.sql"),
+        include_str!("migrations/postgres/0008_idempotency_keys.sql"),
     ),
 ];
 

@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::error::RuntimeError;
 
-pub use migrate::SCHEMA_VERSION;
+pub use migrate::{MIGRATION_COUNT, SCHEMA_VERSION};
 pub(crate) use tx::{Mode, Tx};
 
 /// The database used when none is named.
@@ -156,6 +156,15 @@ pub struct ScheduleRow {
 }
 
 /// One notification in the outbox.
+/// An idempotency key as stored (see `runtime::idempotency`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdempotencyRow {
+    pub fingerprint: String,
+    /// The answer's JSON text; set in the transaction that inserted the row.
+    pub response: Option<String>,
+    pub created_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,

@@ -6,8 +6,8 @@ use std::future::Future;
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
 use super::{
-    Advance, ApprovalTimeoutRow, ChainedInstance, ClockRow, DefinitionRow, EventRow, InstanceRow,
-    OutboxRow, ScheduleRow, Store, TimerRow,
+    Advance, ApprovalTimeoutRow, ChainedInstance, ClockRow, DefinitionRow, EventRow,
+    IdempotencyRow, InstanceRow, OutboxRow, ScheduleRow, Store, TimerRow,
 };
 use crate::runtime::error::RuntimeError;
 
@@ -192,6 +192,35 @@ pub(crate) trait Tx: Send {
     /// Inserts many notifications, skipping those that exist (see
     /// [`Tx::insert_outbox`]).
     fn insert_outboxes(&mut self, rows: &[OutboxRow]) -> impl Future<Output = R<()>> + Send;
+
+    /// Records `key` of `actor` unless it is recorded (then waits for the
+    /// transaction that recorded it); `true` when this call recorded it.
+    fn claim_idempotency_key(
+        &mut self,
+        actor: &str,
+        key: &str,
+        fingerprint: &str,
+        at: &str,
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn idempotency_key(
+        &mut self,
+        actor: &str,
+        key: &str,
+    ) -> impl Future<Output = R<Option<IdempotencyRow>>> + Send;
+    /// Stores the answer of the write that claimed the key.
+    fn complete_idempotency_key(
+        &mut self,
+        actor: &str,
+        key: &str,
+        response: &str,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn delete_idempotency_key(
+        &mut self,
+        actor: &str,
+        key: &str,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// Deletes the keys recorded before `before`; how many.
+    fn expire_idempotency_keys(&mut self, before: &str) -> impl Future<Output = R<u64>> + Send;
 }
 
 pub(crate) struct SqliteTx(pub Transaction<'static, Sqlite>);
@@ -645,6 +674,76 @@ macro_rules! impl_tx {
                 .fetch_all(&mut *self.0)
                 .await?;
                 rows.iter().map(Self::decode).collect()
+            }
+
+            async fn claim_idempotency_key(
+                &mut self,
+                actor: &str,
+                key: &str,
+                fingerprint: &str,
+                at: &str,
+            ) -> R<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO idempotency_keys (actor, key, fingerprint, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (actor, key) DO NOTHING",
+                )
+                .bind(actor)
+                .bind(key)
+                .bind(fingerprint)
+                .bind(at)
+                .execute(&mut *self.0)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn idempotency_key(
+                &mut self,
+                actor: &str,
+                key: &str,
+            ) -> R<Option<IdempotencyRow>> {
+                let row = sqlx::query(
+                    "SELECT fingerprint, response, created_at FROM idempotency_keys \
+                     WHERE actor = $1 AND key = $2",
+                )
+                .bind(actor)
+                .bind(key)
+                .fetch_optional(&mut *self.0)
+                .await?;
+                row.as_ref().map(Self::decode).transpose()
+            }
+
+            async fn complete_idempotency_key(
+                &mut self,
+                actor: &str,
+                key: &str,
+                response: &str,
+            ) -> R<()> {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET response = $3 WHERE actor = $1 AND key = $2",
+                )
+                .bind(actor)
+                .bind(key)
+                .bind(response)
+                .execute(&mut *self.0)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_idempotency_key(&mut self, actor: &str, key: &str) -> R<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2")
+                    .bind(actor)
+                    .bind(key)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+
+            async fn expire_idempotency_keys(&mut self, before: &str) -> R<u64> {
+                let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(before)
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn commit(self) -> R<()> {

@@ -1,27 +1,41 @@
 //! `/instances`: start, list, show, history, fire a transition, decide an
 //! approval, SLA clocks. Writes are authorized by the engine against the
-//! definition's roles (`started by`, `by`, approvers, `distinct from`);
-//! reads need one of the process's roles ([`may_read`]).
+//! definition's roles (`started by`, `by`, approvers, `distinct from`).
+//!
+//! Reading an instance needs one of the roles of the definition version it
+//! runs on ([`can_read`]), the one rule of every route here. A caller who
+//! may not read an instance gets the answer of an instance that does not
+//! exist (404 `unknown_instance`), on reads and writes alike and before
+//! anything else about it is checked: a refusal never tells what the
+//! caller may not read, nor whether it exists.
+//!
+//! Every POST takes an `Idempotency-Key` header ([`super::idempotency`]).
 
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use serde::Deserialize;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{page_limit, Json, Path, Query};
+use super::idempotency::{self, IdempotencyHeader};
+use super::{as_seen_by, page_limit, whole_number, Json, Path, Query};
+use crate::ir::Process;
 use crate::runtime::approval::Decision;
-use crate::server::auth::{can_read, may_read, Caller};
+use crate::runtime::engine::WriteOptions;
+use crate::runtime::idempotency::Written;
+use crate::runtime::RuntimeError;
+use crate::server::auth::{can_read, Caller};
 use crate::server::error::{ApiError, ErrorBody};
 use crate::server::schema::{Clocks, History, Instance, InstancePage};
 use crate::server::AppState;
 
 /// `POST /instances`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"process": "incident", "record": {"summary": "Mail down",
+    "reported_by": "dan", "impact": "high", "urgency": "high"}}))]
 pub struct StartBody {
     /// The process to start, e.g. `incident`.
     pub process: String,
@@ -32,18 +46,20 @@ pub struct StartBody {
 }
 
 /// `POST /instances/{id}/transitions/{name}`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patch": {"category": "software"}, "revision": 1}))]
 pub struct FireBody {
     /// Field changes (`null` clears a field).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub patch: Map<String, Value>,
     /// Refuse (409) unless the instance is still at this revision.
+    #[serde(default, deserialize_with = "whole_number")]
     pub revision: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionText {
     Approve,
@@ -51,12 +67,14 @@ pub enum DecisionText {
 }
 
 /// `POST /instances/{id}/approvals/{approval}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision": "approve", "comment": "risk accepted"}))]
 pub struct DecideBody {
     pub decision: DecisionText,
     pub comment: Option<String>,
     /// Refuse (409) unless the instance is still at this revision.
+    #[serde(default, deserialize_with = "whole_number")]
     pub revision: Option<i64>,
 }
 
@@ -69,55 +87,82 @@ pub struct ListParams {
     /// Only instances in this state.
     pub state: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only instances with an id greater than this: the `next` of the previous page.
     pub after: Option<i64>,
 }
 
-/// Refuses (403) unless the caller holds a role of the definition the
-/// instance is pinned to (404 for an unknown instance).
+/// The refusal of an instance the caller may not read: the very answer
+/// for an instance that does not exist.
+fn unknown(id: i64) -> ApiError {
+    ApiError::from(RuntimeError::UnknownInstance { id })
+}
+
+/// The definition instance `id` runs on, when the caller may read it;
+/// else the answer for an unknown instance.
 async fn readable_instance(
     state: &AppState,
     actor: &crate::runtime::Actor,
     id: i64,
-) -> Result<(), ApiError> {
+) -> Result<std::sync::Arc<Process>, ApiError> {
     let process = state.engine().definition_of_instance(id).await?;
-    may_read(actor, &process)
+    if can_read(actor, &process) {
+        Ok(process)
+    } else {
+        Err(unknown(id))
+    }
+}
+
+/// The engine's options for a write by the caller: unreadable instances
+/// hidden, and the idempotency key with what the request asked.
+fn write_options(
+    state: &AppState,
+    key: Option<String>,
+    route: &str,
+    body: &impl Serialize,
+) -> Result<WriteOptions, ApiError> {
+    Ok(WriteOptions {
+        readers_only: true,
+        idempotency: key
+            .map(|key| idempotency::key(state, key, route, body))
+            .transpose()?,
+    })
 }
 
 /// Starts an instance of the deployed version of a process.
 #[utoipa::path(
     post,
     path = "/instances",
+    operation_id = "start_instance",
     tag = "instances",
     security(("bearer" = [])),
+    params(IdempotencyHeader),
     request_body = StartBody,
     responses(
-        (status = 201, description = "The started instance", body = Instance),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 201, description = "The started instance (or, for a repeated `Idempotency-Key`, the answer of the first request)", body = Instance),
+        (status = 400, description = "Malformed JSON, or an invalid `Idempotency-Key`", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 403, description = "The caller may not start the process", body = ErrorBody),
         (status = 404, description = "Process not deployed", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Not `application/json`", body = ErrorBody),
-        (status = 422, description = "Invalid or missing fields", body = ErrorBody),
+        (status = 422, description = "Invalid or missing fields, or an `Idempotency-Key` sent before with a different request", body = ErrorBody),
     )
 )]
 pub async fn start(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    IdempotencyHeader(key): IdempotencyHeader,
     Json(body): Json<StartBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let view = state
+) -> Result<axum::response::Response, ApiError> {
+    let opts = write_options(&state, key, "POST /instances", &body)?;
+    let written = state
         .engine()
-        .start(&body.process, &actor, &Value::Object(body.record))
-        .await?;
-    let location = format!("/instances/{}", view.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(view),
-    ))
+        .start_with(&opts, &body.process, &actor, &Value::Object(body.record))
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
+    idempotency::answer(written, StatusCode::CREATED)
 }
 
 /// Instances by id, filtered by process and state, a page at a time; only
@@ -127,6 +172,7 @@ pub async fn start(
 #[utoipa::path(
     get,
     path = "/instances",
+    operation_id = "list_instances",
     tag = "instances",
     security(("bearer" = [])),
     params(ListParams),
@@ -134,7 +180,6 @@ pub async fn start(
         (status = 200, description = "A page of instances", body = InstancePage),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
-        (status = 403, description = "The caller may not read the named process", body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -143,14 +188,6 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<InstancePage>, ApiError> {
     let limit = page_limit(params.limit)?;
-    if let Some(name) = &params.process {
-        // A process that is not deployed has no instances: an empty page.
-        match state.process(name).await {
-            Ok(p) => may_read(&actor, &p)?,
-            Err(crate::runtime::RuntimeError::NotDeployed { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
     let rows = state
         .engine()
         .list(
@@ -165,18 +202,16 @@ pub async fn list(
     } else {
         None
     };
-    let mut readable: HashMap<String, bool> = HashMap::new();
+    // By the version each instance runs on, like every read.
+    let mut readable: HashMap<i64, bool> = HashMap::new();
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
-        let ok = match readable.get(&r.process) {
+        let ok = match readable.get(&r.definition_id) {
             Some(ok) => *ok,
             None => {
-                let ok = match state.process(&r.process).await {
-                    Ok(p) => can_read(&actor, &p),
-                    Err(crate::runtime::RuntimeError::NotDeployed { .. }) => false,
-                    Err(e) => return Err(e.into()),
-                };
-                readable.insert(r.process.clone(), ok);
+                let p = state.engine().definition_by_id(r.definition_id).await?;
+                let ok = can_read(&actor, &p);
+                readable.insert(r.definition_id, ok);
                 ok
             }
         };
@@ -191,15 +226,15 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/instances/{id}",
+    operation_id = "show_instance",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The instance", body = Instance),
         (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
-        (status = 403, description = "The caller may not read the process", body = ErrorBody),
-        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 404, description = "No such instance, or one the caller may not read", body = ErrorBody),
     )
 )]
 pub async fn show(
@@ -207,11 +242,14 @@ pub async fn show(
     Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<Instance>, ApiError> {
-    // Read first (one transaction), then authorize by the process's roles:
-    // a read changes nothing, and the common case costs one round trip.
+    // Read first (one transaction), then authorize by the roles of the
+    // version it runs on (cached by the read): a read changes nothing, and
+    // the answer reveals nothing until the caller is known to be a reader.
     let view = state.engine().show(id).await?;
-    let process = state.process(&view.process).await?;
-    may_read(&actor, &process)?;
+    let process = state.engine().definition_by_id(view.definition_id).await?;
+    if !can_read(&actor, &process) {
+        return Err(unknown(id));
+    }
     Ok(axum::Json(view))
 }
 
@@ -219,14 +257,15 @@ pub async fn show(
 #[utoipa::path(
     get,
     path = "/instances/{id}/history",
+    operation_id = "instance_history",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The events, oldest first", body = History),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
-        (status = 403, description = "The caller may not read the process", body = ErrorBody),
-        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 404, description = "No such instance, or one the caller may not read", body = ErrorBody),
     )
 )]
 pub async fn history(
@@ -246,72 +285,95 @@ pub async fn history(
 #[utoipa::path(
     post,
     path = "/instances/{id}/transitions/{name}",
+    operation_id = "fire_transition",
     tag = "instances",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Instance id"),
-        ("name" = String, Path, description = "Transition name"),
+        ("id" = i64, Path, description = "Instance id", example = 1),
+        ("name" = String, Path, description = "Transition name", example = "classify"),
+        IdempotencyHeader,
     ),
     request_body = FireBody,
     responses(
         (status = 200, description = "The instance after the transition", body = Instance),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an id that is not a number, or an invalid `Idempotency-Key`", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 403, description = "Role missing, or a timer's transition", body = ErrorBody),
-        (status = 404, description = "No such instance or transition", body = ErrorBody),
+        (status = 404, description = "No such instance (or one the caller may not read) or transition", body = ErrorBody),
         (status = 409, description = "Not allowed from the state, or a stale revision", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 422, description = "Invalid or missing fields, guard false", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid or missing fields, guard false, or an `Idempotency-Key` sent before with a different request", body = ErrorBody),
     )
 )]
 pub async fn fire(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((id, name)): Path<(i64, String)>,
+    IdempotencyHeader(key): IdempotencyHeader,
     Json(body): Json<FireBody>,
-) -> Result<axum::Json<Instance>, ApiError> {
-    let view = state
+) -> Result<axum::response::Response, ApiError> {
+    let route = format!("POST /instances/{id}/transitions/{name}");
+    let opts = write_options(&state, key, &route, &body)?;
+    let written = state
         .engine()
-        .fire(id, &name, &actor, &Value::Object(body.patch), body.revision)
+        .fire_with(
+            &opts,
+            id,
+            &name,
+            &actor,
+            &Value::Object(body.patch),
+            body.revision,
+        )
         .await?;
-    state.metrics().fired("api", 1);
-    Ok(axum::Json(view))
+    if matches!(written, Written::Done(_)) {
+        state.metrics().fired("api", 1);
+    }
+    idempotency::answer(written, StatusCode::OK)
 }
 
 /// Records the caller's decision on an open approval.
 #[utoipa::path(
     post,
     path = "/instances/{id}/approvals/{approval}",
+    operation_id = "decide_approval",
     tag = "instances",
     security(("bearer" = [])),
     params(
-        ("id" = i64, Path, description = "Instance id"),
-        ("approval" = String, Path, description = "Approval name"),
+        ("id" = i64, Path, description = "Instance id", example = 1),
+        ("approval" = String, Path, description = "Approval name", example = "cab_approval"),
+        IdempotencyHeader,
     ),
     request_body = DecideBody,
     responses(
         (status = 200, description = "The instance after the decision", body = Instance),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, an id that is not a number, or an invalid `Idempotency-Key`", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 403, description = "Not an approver, or segregation of duties", body = ErrorBody),
-        (status = 404, description = "No such instance or approval", body = ErrorBody),
+        (status = 404, description = "No such instance (or one the caller may not read) or approval", body = ErrorBody),
         (status = 409, description = "Approval not open, already decided, or a stale revision", body = ErrorBody),
-        (status = 422, description = "Invalid body, or the outcome's required fields are missing", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid body, the outcome's required fields are missing, or an `Idempotency-Key` sent before with a different request", body = ErrorBody),
     )
 )]
 pub async fn decide(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Path((id, approval)): Path<(i64, String)>,
+    IdempotencyHeader(key): IdempotencyHeader,
     Json(body): Json<DecideBody>,
-) -> Result<axum::Json<Instance>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    let route = format!("POST /instances/{id}/approvals/{approval}");
+    let opts = write_options(&state, key, &route, &body)?;
     let decision = match body.decision {
         DecisionText::Approve => Decision::Approve,
         DecisionText::Reject => Decision::Reject,
     };
-    let view = state
+    let written = state
         .engine()
-        .decide(
+        .decide_with(
+            &opts,
             id,
             &approval,
             &actor,
@@ -320,22 +382,25 @@ pub async fn decide(
             body.revision,
         )
         .await?;
-    state.metrics().decisions.inc();
-    Ok(axum::Json(view))
+    if matches!(written, Written::Done(_)) {
+        state.metrics().decisions.inc();
+    }
+    idempotency::answer(written, StatusCode::OK)
 }
 
 /// The SLA clocks of an instance as of now.
 #[utoipa::path(
     get,
     path = "/instances/{id}/clocks",
+    operation_id = "instance_clocks",
     tag = "instances",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Instance id")),
+    params(("id" = i64, Path, description = "Instance id", example = 1)),
     responses(
         (status = 200, description = "The clocks as of now", body = Clocks),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
-        (status = 403, description = "The caller may not read the process", body = ErrorBody),
-        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 404, description = "No such instance, or one the caller may not read", body = ErrorBody),
     )
 )]
 pub async fn clocks(

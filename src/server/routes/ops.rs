@@ -26,8 +26,10 @@ use crate::server::AppState;
 #[serde(deny_unknown_fields)]
 pub struct BreachParams {
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `INSTANCE:SLA`: the `next` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}:[^\\x00]*$")]
     pub after: Option<String>,
 }
 
@@ -53,8 +55,15 @@ async fn breached_page(
     }
 }
 
+/// `INSTANCE:SLA`, as `next` writes it (the pattern the document gives:
+/// an SLA name never holds a NUL, which PostgreSQL would refuse).
 fn parse_cursor(text: &str) -> Result<(i64, &str), ApiError> {
     text.split_once(':')
+        .filter(|(id, sla)| {
+            (1..=18).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !sla.contains('\0')
+        })
         .and_then(|(id, sla)| Some((id.parse().ok()?, sla)))
         .ok_or_else(|| {
             ApiError::new(
@@ -70,6 +79,7 @@ fn parse_cursor(text: &str) -> Result<(i64, &str), ApiError> {
 #[utoipa::path(
     get,
     path = "/breaches",
+    operation_id = "list_breaches",
     tag = "operations",
     security(("bearer" = [])),
     params(BreachParams),
@@ -134,11 +144,13 @@ pub struct CoverageParams {
 #[utoipa::path(
     get,
     path = "/coverage",
+    operation_id = "coverage",
     tag = "operations",
     security(("bearer" = [])),
     params(CoverageParams),
     responses(
         (status = 200, description = "The coverage report", body = serde_json::Value),
+        (status = 400, description = "Invalid query (a parameter other than `standard`)", body = ErrorBody),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
         (status = 404, description = "Unknown standard", body = ErrorBody),
     )
@@ -166,6 +178,7 @@ pub async fn coverage(
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "operations",
     responses((status = 200, description = "Up", body = Health))
 )]
@@ -179,6 +192,7 @@ pub async fn healthz() -> axum::Json<Health> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Ready),
@@ -211,6 +225,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Ready>, 
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"))
 )]
@@ -232,6 +247,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "openapi",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI document", body = serde_json::Value))
 )]

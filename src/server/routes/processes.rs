@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::Value;
 
-use super::Path;
+use super::{as_seen_by, Path};
 use crate::server::auth::{can_read, may_read, Caller};
 use crate::server::diagram;
 use crate::server::error::{ApiError, ErrorBody};
@@ -16,6 +16,7 @@ use crate::server::AppState;
 #[utoipa::path(
     get,
     path = "/processes",
+    operation_id = "list_processes",
     tag = "processes",
     security(("bearer" = [])),
     responses(
@@ -45,9 +46,10 @@ pub async fn list(State(state): State<AppState>, Caller(actor): Caller) -> axum:
 #[utoipa::path(
     get,
     path = "/processes/{name}",
+    operation_id = "show_process",
     tag = "processes",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "Process name, e.g. `incident`")),
+    params(("name" = String, Path, description = "Process name", example = "incident")),
     responses(
         (status = 200, description = "The compiled definition (IR)", body = serde_json::Value),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
@@ -60,7 +62,11 @@ pub async fn show(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let process = state.engine().definition(&name).await?;
+    let process = state
+        .engine()
+        .definition(&name)
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
     may_read(&actor, &process)?;
     let value = serde_json::to_value(&*process).map_err(|e| ApiError::internal(&e))?;
     Ok(axum::Json(value))
@@ -70,9 +76,10 @@ pub async fn show(
 #[utoipa::path(
     get,
     path = "/processes/{name}/diagram",
+    operation_id = "process_diagram",
     tag = "processes",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "Process name")),
+    params(("name" = String, Path, description = "Process name", example = "incident")),
     responses(
         (status = 200, description = "Mermaid text", body = String, content_type = "text/plain"),
         (status = 401, description = "No token or an unknown one", body = ErrorBody),
@@ -85,7 +92,11 @@ pub async fn diagram(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let process = state.engine().definition(&name).await?;
+    let process = state
+        .engine()
+        .definition(&name)
+        .await
+        .map_err(|e| as_seen_by(&state, &actor, e))?;
     may_read(&actor, &process)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
