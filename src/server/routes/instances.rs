@@ -21,7 +21,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{self, IdempotencyHeader};
 use super::{as_seen_by, page_limit, whole_number, Json, Path, Query};
-use crate::ir::Process;
 use crate::runtime::approval::Decision;
 use crate::runtime::engine::WriteOptions;
 use crate::runtime::idempotency::Written;
@@ -99,16 +98,16 @@ fn unknown(id: i64) -> ApiError {
     ApiError::from(RuntimeError::UnknownInstance { id })
 }
 
-/// The definition instance `id` runs on, when the caller may read it;
-/// else the answer for an unknown instance.
+/// Refuses, as for an unknown instance, unless the caller may read
+/// instance `id` (by the definition version it runs on).
 async fn readable_instance(
     state: &AppState,
     actor: &crate::runtime::Actor,
     id: i64,
-) -> Result<std::sync::Arc<Process>, ApiError> {
+) -> Result<(), ApiError> {
     let process = state.engine().definition_of_instance(id).await?;
     if can_read(actor, &process) {
-        Ok(process)
+        Ok(())
     } else {
         Err(unknown(id))
     }
