@@ -61,8 +61,16 @@ pub enum Predicate {
     Sla { until_tag: Option<String> },
     Escalation { to: Option<String> },
     Notification { to: Option<String> },
-    Schedule,
-    Document,
+    /// Runs at planned intervals, at most `max` apart.
+    Schedule {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<Duration>,
+    },
+    /// A controlled document, reviewed at most `max_review` apart.
+    Document {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_review: Option<Duration>,
+    },
     Link { clause: String },
 }
 
@@ -253,6 +261,10 @@ pub struct Transition {
     pub requires: Vec<String>,
     pub guard: Option<String>,
     pub after: Option<Duration>,
+    /// A declared standard path back into an approved state; absent from
+    /// the JSON (and so from the hash) when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preapproved: bool,
     pub origin: Origin,
 }
 
