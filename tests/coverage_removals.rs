@@ -99,11 +99,27 @@ fn clause_6_risk_review_without_effectiveness_check() {
 fn clause_8_5_change_without_back_out() {
     let inputs = edit(
         "processes/change.pdca",
+        "state backed_out",
+        "is backed_out",
+        "is failed",
+    );
+    assert_unmet(inputs, &["8.5.1.3-07"]);
+}
+
+#[test]
+fn clause_8_5_a_deleted_transition_leaving_dead_states_is_not_covered() {
+    // Deleting the back-out transition leaves `backed_out` unreachable: the
+    // change process is defective, so nothing it shows counts any more.
+    let inputs = edit(
+        "processes/change.pdca",
         "transition back_out",
         "failed -> backed_out",
         "failed -> reviewed",
     );
-    assert_unmet(inputs, &["8.5.1.3-07"]);
+    let got = unmet(inputs);
+    for id in ["8.5.1.3-04", "8.5.1.3-07", "8.5.1.2-01"] {
+        assert!(got.contains(id), "{id} should be unmet: {got:?}");
+    }
 }
 
 #[test]

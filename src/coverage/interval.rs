@@ -6,20 +6,38 @@
 use crate::ir::{Duration, DurationUnit};
 
 const DAY: u64 = 1_440;
+/// The fewest and most days that k consecutive calendar months (k < 12)
+/// can span; twelve months span 365 or 366 days.
+const MONTHS_MIN: [u64; 12] = [0, 28, 59, 89, 120, 150, 181, 212, 242, 273, 303, 334];
+const MONTHS_MAX: [u64; 12] = [0, 31, 62, 92, 123, 153, 184, 215, 245, 276, 306, 337];
 
-/// The shortest and longest length of `d` in minutes, or its length in
-/// months when written in months or years.
+/// Shortest and longest span of `n` months, in days.
+fn month_days(n: u64) -> (u64, u64) {
+    let (years, rest) = (n / 12, (n % 12) as usize);
+    (
+        years.saturating_mul(365).saturating_add(MONTHS_MIN[rest]),
+        years.saturating_mul(366).saturating_add(MONTHS_MAX[rest]),
+    )
+}
+
+/// The shortest and longest length of `d` in minutes.
 fn bounds(d: &Duration) -> (u64, u64) {
     let n = d.amount;
-    let (lo, hi) = match d.unit {
-        DurationUnit::Minutes => (1, 1),
-        DurationUnit::Hours => (60, 60),
-        DurationUnit::Days => (DAY, DAY),
-        DurationUnit::Weeks => (7 * DAY, 7 * DAY),
-        DurationUnit::Months => (28 * DAY, 31 * DAY),
-        DurationUnit::Years => (365 * DAY, 366 * DAY),
+    let months = match d.unit {
+        DurationUnit::Months => n,
+        DurationUnit::Years => n.saturating_mul(12),
+        other => {
+            let per = match other {
+                DurationUnit::Minutes => 1,
+                DurationUnit::Hours => 60,
+                DurationUnit::Days => DAY,
+                _ => 7 * DAY,
+            };
+            return (n.saturating_mul(per), n.saturating_mul(per));
+        }
     };
-    (n.saturating_mul(lo), n.saturating_mul(hi))
+    let (lo, hi) = month_days(months);
+    (lo.saturating_mul(DAY), hi.saturating_mul(DAY))
 }
 
 fn months(d: &Duration) -> Option<u64> {

@@ -318,6 +318,17 @@ fn evaluate_obligation(
                 defective = defective.or(dead);
             }
             None => {
+                // Every claim by a defective process spoils the clause, even
+                // where another process meets the obligation: a library with
+                // dead parts is never at 100%.
+                let spoiled = claimants.processes.iter().find_map(|p| {
+                    let dead = claimants.reach.get(p.name.as_str())?.unreachable();
+                    (!dead.is_empty()).then(|| (p.name.clone(), dead))
+                });
+                if let Some((name, dead)) = spoiled {
+                    let (reason, hint) = dead_parts(&name, &dead, "claimed by");
+                    return unmet(reason, hint);
+                }
                 found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
                 found.dedup();
                 return ObligationResult {
@@ -342,18 +353,8 @@ fn evaluate_obligation(
         }
     }
     if let Some((name, dead)) = defective {
-        let states: Vec<String> = dead.iter().map(|s| format!("`{s}`")).collect();
-        return unmet(
-            format!(
-                "met only by process `{name}`, which has unreachable state{} {}: a definition with dead parts is not evidence",
-                if states.len() == 1 { "" } else { "s" },
-                states.join(", ")
-            ),
-            format!(
-                "add a transition into {} in process `{name}`, or delete what no instance can reach",
-                states.join(", ")
-            ),
-        );
+        let (reason, hint) = dead_parts(&name, &dead, "met only by");
+        return unmet(reason, hint);
     }
     let (reason, hint) = match closest {
         Some((_, p, why)) => {
@@ -372,6 +373,23 @@ fn evaluate_obligation(
         None => ("no claiming definition".into(), String::new()),
     };
     unmet(reason, hint)
+}
+
+/// The reason and hint for an obligation spoiled by a process with states no
+/// instance can reach.
+fn dead_parts(name: &str, dead: &[&str], how: &str) -> (String, String) {
+    let states: Vec<String> = dead.iter().map(|s| format!("`{s}`")).collect();
+    (
+        format!(
+            "{how} process `{name}`, which has unreachable state{} {}: a definition with dead parts is not evidence",
+            if states.len() == 1 { "" } else { "s" },
+            states.join(", ")
+        ),
+        format!(
+            "add a transition into {} in process `{name}`, or delete what no instance can reach",
+            states.join(", ")
+        ),
+    )
 }
 
 /// Where a clause is claimed in the source, for diagnostics on the claim.
