@@ -51,16 +51,36 @@ pub struct Obligation {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Predicate {
-    State { tag: String },
-    Transition { from_tag: String, to_tag: String },
-    Field { names: Vec<String>, derived: bool },
-    FieldOfType { ty: String },
-    Role { role: String },
+    State {
+        tag: String,
+    },
+    Transition {
+        from_tag: String,
+        to_tag: String,
+    },
+    Field {
+        names: Vec<String>,
+        derived: bool,
+    },
+    FieldOfType {
+        ty: String,
+    },
+    Role {
+        role: String,
+    },
     Owner,
-    Approval { before_tag: Option<String> },
-    Sla { until_tag: Option<String> },
-    Escalation { to: Option<String> },
-    Notification { to: Option<String> },
+    Approval {
+        before_tag: Option<String>,
+    },
+    Sla {
+        until_tag: Option<String>,
+    },
+    Escalation {
+        to: Option<String>,
+    },
+    Notification {
+        to: Option<String>,
+    },
     /// Runs at planned intervals, at most `max` apart.
     Schedule {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +91,9 @@ pub enum Predicate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_review: Option<Duration>,
     },
-    Link { clause: String },
+    Link {
+        clause: String,
+    },
 }
 
 /// Where a construct was written: evidence for auditors and coverage reports.

@@ -105,8 +105,7 @@ fn junit_parses_back_with_one_case_per_obligation() {
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
     let report = starter();
-    let sarif =
-        report::render(&report, report::Format::Sarif).unwrap();
+    let sarif = report::render(&report, report::Format::Sarif).unwrap();
     let instance: serde_json::Value = serde_json::from_str(&sarif).unwrap();
     // The published schema's `run.language` pattern has a stray `]` that a
     // strict regex check of the schema itself rejects; it constrains a

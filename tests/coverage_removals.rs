@@ -419,7 +419,10 @@ fn every_removal_is_noticed_and_costs_only_what_it_showed() {
         .map(|o| {
             (
                 o.id.as_str(),
-                o.evidence.iter().map(|e| (e.file.clone(), e.line)).collect(),
+                o.evidence
+                    .iter()
+                    .map(|e| (e.file.clone(), e.line))
+                    .collect(),
             )
         })
         .collect();

@@ -89,7 +89,8 @@ fn run(dir: &Path) -> String {
             );
         }
         Some(program) => {
-            let iso = coverage::find_standard(program, coverage::DEFAULT_STANDARD).expect("catalog");
+            let iso =
+                coverage::find_standard(program, coverage::DEFAULT_STANDARD).expect("catalog");
             let report = coverage::evaluate(program, iso);
             let s = &report.summary;
             let _ = writeln!(
@@ -167,5 +168,8 @@ fn every_trick_is_rejected() {
             Err(_) => failed.push(name),
         }
     }
-    assert!(failed.is_empty(), "tricks that were not rejected as expected: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "tricks that were not rejected as expected: {failed:?}"
+    );
 }

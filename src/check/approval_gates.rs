@@ -332,7 +332,11 @@ mod tests {
 
     #[test]
     fn a_plain_way_out_of_the_approval_state_bypasses() {
-        let edges = [e(0, 1, Gate::Plain), e(1, 2, Gate::Approved), e(1, 2, Gate::Plain)];
+        let edges = [
+            e(0, 1, Gate::Plain),
+            e(1, 2, Gate::Approved),
+            e(1, 2, Gate::Plain),
+        ];
         let g = analyse(3, 0, &edges, &[false, false, true]);
         assert_eq!(
             g.bypass,

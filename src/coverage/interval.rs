@@ -94,6 +94,9 @@ mod tests {
         assert!(!within(&d(53, DurationUnit::Weeks), &year));
         assert!(within(&d(365, DurationUnit::Days), &year));
         assert!(!within(&d(366, DurationUnit::Days), &year));
-        assert!(!within(&d(1, DurationUnit::Months), &d(30, DurationUnit::Days)));
+        assert!(!within(
+            &d(1, DurationUnit::Months),
+            &d(30, DurationUnit::Days)
+        ));
     }
 }

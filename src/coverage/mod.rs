@@ -239,13 +239,20 @@ fn evaluate_obligation(
         if let (true, Some(d)) = (attesting.is_empty(), all.first()) {
             let why = predicates::controlled(d).unwrap_or_default();
             return unmet(
-                format!("attested only by document `{}`, which is not controlled ({why})", d.name),
-                format!("give document `{}` an owner, an approver and `review every 12 months`", d.name),
+                format!(
+                    "attested only by document `{}`, which is not controlled ({why})",
+                    d.name
+                ),
+                format!(
+                    "give document `{}` an owner, an approver and `review every 12 months`",
+                    d.name
+                ),
             );
         }
         if attesting.is_empty() {
             return unmet(
-                "an organizational fact that only a document can attest; no document attests it".into(),
+                "an organizational fact that only a document can attest; no document attests it"
+                    .into(),
                 hint,
             );
         }
@@ -343,10 +350,9 @@ fn evaluate_obligation(
             Some((i, p, why)) => {
                 // The candidate that got furthest explains; among equals,
                 // one with a specific reason beats a generic one.
-                if closest
-                    .as_ref()
-                    .is_none_or(|(best, _, w)| i > *best || (i == *best && w.is_none() && why.is_some()))
-                {
+                if closest.as_ref().is_none_or(|(best, _, w)| {
+                    i > *best || (i == *best && w.is_none() && why.is_some())
+                }) {
                     closest = Some((i, p, why));
                 }
             }

@@ -21,7 +21,9 @@ pub struct Claimants<'a> {
 
 impl Claimants<'_> {
     fn reachable(&self, p: &Process, state: &str) -> bool {
-        self.reach.get(p.name.as_str()).is_some_and(|r| r.state(state))
+        self.reach
+            .get(p.name.as_str())
+            .is_some_and(|r| r.state(state))
     }
 
     /// Whether a construct attached to `states` can happen; otherwise why not.
@@ -83,7 +85,10 @@ pub fn evaluate(p: &Predicate, c: &Claimants) -> Result<Vec<Origin>, Option<Stri
 }
 
 /// The origins of the named states, as evidence that holds.
-fn states_of<'s>(p: &Process, names: impl IntoIterator<Item = &'s String>) -> Vec<(Origin, Verdict)> {
+fn states_of<'s>(
+    p: &Process,
+    names: impl IntoIterator<Item = &'s String>,
+) -> Vec<(Origin, Verdict)> {
     names
         .into_iter()
         .filter_map(|n| p.state(n))
@@ -100,7 +105,10 @@ fn state(c: &Claimants, tag: &str) -> Vec<(Origin, Verdict)> {
     let mut out = Vec::new();
     for p in &c.processes {
         for s in p.states.iter().filter(|s| s.tags.iter().any(|t| t == tag)) {
-            out.push((s.origin.clone(), c.attached(p, std::slice::from_ref(&s.name))));
+            out.push((
+                s.origin.clone(),
+                c.attached(p, std::slice::from_ref(&s.name)),
+            ));
         }
     }
     out
@@ -110,8 +118,12 @@ fn transition(c: &Claimants, from: &str, to: &str) -> Vec<(Origin, Verdict)> {
     let mut out = Vec::new();
     for p in &c.processes {
         for t in &p.transitions {
-            let from_states: Vec<String> =
-                t.from.iter().filter(|f| has_tag(p, f, from)).cloned().collect();
+            let from_states: Vec<String> = t
+                .from
+                .iter()
+                .filter(|f| has_tag(p, f, from))
+                .cloned()
+                .collect();
             if !has_tag(p, &t.to, to) || from_states.is_empty() {
                 continue;
             }
@@ -186,7 +198,10 @@ fn field(c: &Claimants, names: &[String], derived: bool) -> Vec<(Origin, Verdict
         for f in p.record.fields.iter().filter(|f| names.contains(&f.name)) {
             let enforcing = enforced(c, p, f);
             let verdict = if derived && f.derived.is_none() {
-                Some(format!("`{}` in process `{}` is not derived", f.name, p.name))
+                Some(format!(
+                    "`{}` in process `{}` is not derived",
+                    f.name, p.name
+                ))
             } else if enforcing.is_none() {
                 Some(format!(
                     "`{}` in process `{}` is declared but never required",
@@ -266,7 +281,10 @@ fn approval(c: &Claimants, before: Option<&str>) -> Vec<(Origin, Verdict)> {
             .collect();
         let Some(tag) = before else {
             out.extend(p.approvals.iter().map(|a| {
-                (a.origin.clone(), c.attached(p, std::slice::from_ref(&a.state)))
+                (
+                    a.origin.clone(),
+                    c.attached(p, std::slice::from_ref(&a.state)),
+                )
             }));
             continue;
         };
@@ -310,7 +328,12 @@ fn sla(c: &Claimants, until: Option<&str>) -> Vec<(Origin, Verdict)> {
     for p in &c.processes {
         for s in &p.slas {
             let stops: Vec<String> = match until {
-                Some(tag) => s.until.iter().filter(|u| has_tag(p, u, tag)).cloned().collect(),
+                Some(tag) => s
+                    .until
+                    .iter()
+                    .filter(|u| has_tag(p, u, tag))
+                    .cloned()
+                    .collect(),
                 None => s.until.clone(),
             };
             if stops.is_empty() {
@@ -345,7 +368,10 @@ fn escalation(c: &Claimants, to: Option<&str>) -> Vec<(Origin, Verdict)> {
         }
         for a in &p.approvals {
             if wanted(&a.timeout_escalate_to) {
-                out.push((a.origin.clone(), c.attached(p, std::slice::from_ref(&a.state))));
+                out.push((
+                    a.origin.clone(),
+                    c.attached(p, std::slice::from_ref(&a.state)),
+                ));
             }
         }
     }

@@ -442,7 +442,10 @@ pub struct Obligation {
 pub enum PredicateKind {
     State(Ident),
     Transition(Ident, Ident),
-    Field { names: Vec<Ident>, derived: bool },
+    Field {
+        names: Vec<Ident>,
+        derived: bool,
+    },
     FieldOfType(Ident),
     Role(Ident),
     Owner,
