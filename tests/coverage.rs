@@ -275,3 +275,70 @@ fn catalog_has_every_clause_and_obligation() {
 fn exists(rel: &str) -> bool {
     Path::new(&root().join(rel)).exists()
 }
+
+/// Compiles one in-memory file.
+fn compile_text(text: &str) -> pdca::Compilation {
+    pdca::compile(vec![Input::from_text("review.pdca", text)])
+}
+
+#[test]
+fn the_schedule_hint_compiles_when_followed() {
+    // A review process whose record needs a field from the start: adding
+    // only `schedule every 6 months` would give E0402 (a schedule starts
+    // instances without an actor). The hint says what else to change, and
+    // following it literally compiles and meets the obligation.
+    let before = r#"
+use stdlib.roles.{top_management, sms_owner}
+record Review { minutes text required }
+process management_review "Management review" for Review {
+  implements iso20000-1:2018 { 9.3 }
+  owner top_management
+  started by sms_owner
+  state planned initial is planned
+  state held is reviewed
+  state closed final is closed
+  transition hold planned -> held by top_management
+  transition close held -> closed by sms_owner
+}
+"#;
+    let c = compile_text(before);
+    let w = c
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "W0701" && d.message.contains("9.3-01"))
+        .expect("9.3-01 is unmet");
+    let help = w.help.clone().unwrap_or_default();
+    assert_eq!(
+        help,
+        "add: schedule every 6 months in process `management_review`, and make `minutes` `required at held` instead of `required` (a schedule starts instances without an actor)"
+    );
+    let after = before
+        .replace(
+            "  owner top_management\n",
+            "  owner top_management\n  schedule every 6 months\n",
+        )
+        .replace("minutes text required", "minutes text required at held");
+    let c = compile_text(&after);
+    assert_eq!(c.errors(), 0, "{:?}", c.diagnostics);
+    let program = c.program.expect("compiles");
+    let iso = coverage::find_standard(&program, coverage::DEFAULT_STANDARD).unwrap();
+    let report = coverage::evaluate(&program, iso);
+    let o = report
+        .clauses
+        .iter()
+        .flat_map(|c| &c.obligations)
+        .find(|o| o.id == "9.3-01")
+        .unwrap();
+    assert_eq!(o.status, ObligationStatus::Met, "{:?}", o.reason);
+    // Without the second half of the hint the schedule alone is refused.
+    let half = before.replace(
+        "  owner top_management\n",
+        "  owner top_management\n  schedule every 6 months\n",
+    );
+    let codes: Vec<&str> = compile_text(&half)
+        .diagnostics
+        .iter()
+        .map(|d| d.code)
+        .collect();
+    assert!(codes.contains(&"E0402"), "{codes:?}");
+}
