@@ -94,6 +94,11 @@ pub enum Predicate {
     Link {
         clause: String,
     },
+    /// Another process implementing `clause` links (spawn or ref) to the
+    /// claiming process.
+    LinkFrom {
+        clause: String,
+    },
 }
 
 /// Where a construct was written: evidence for auditors and coverage reports.

@@ -528,6 +528,7 @@ fn standard(s: &ast::Standard) -> ir::Standard {
                                     max_review: max.as_ref().map(duration),
                                 },
                                 K::Link(c) => ir::Predicate::Link { clause: name(c) },
+                                K::LinkFrom(c) => ir::Predicate::LinkFrom { clause: name(c) },
                             })
                             .collect(),
                     })

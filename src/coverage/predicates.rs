@@ -66,6 +66,7 @@ pub fn evaluate(p: &Predicate, c: &Claimants) -> Result<Vec<Origin>, Option<Stri
         Predicate::Schedule { max } => schedule(c, max.as_ref()),
         Predicate::Document { max_review } => document(c, max_review.as_ref()),
         Predicate::Link { clause } => link(c, clause),
+        Predicate::LinkFrom { clause } => link_from(c, clause),
     };
     let mut why = None;
     let mut found = Vec::new();
@@ -520,6 +521,48 @@ fn link(c: &Claimants, clause: &str) -> Vec<(Origin, Verdict)> {
     out
 }
 
+/// A spawn of, or a `ref` field to, a claiming process from ANOTHER process
+/// that implements `clause` (configuration information used by incident
+/// management: the incident record refers to the CI).
+fn link_from(c: &Claimants, clause: &str) -> Vec<(Origin, Verdict)> {
+    let mut out = Vec::new();
+    let sources = c.program.processes.iter().filter(|q| {
+        q.implements.iter().any(|cl| {
+            cl.standard == c.standard && cl.clauses.iter().any(|x| super::clause_matches(x, clause))
+        })
+    });
+    for q in sources {
+        for p in &c.processes {
+            if q.name == p.name {
+                continue;
+            }
+            for s in q.spawns.iter().filter(|s| s.process == p.name) {
+                let verdict = c.attached(q, &s.states);
+                if verdict.is_none() {
+                    out.push((p.origin.clone(), None));
+                }
+                out.push((s.origin.clone(), verdict));
+            }
+            for f in &q.record.fields {
+                let target = match &f.ty {
+                    FieldType::Ref(t) => Some(t),
+                    FieldType::List(inner) => match inner.as_ref() {
+                        FieldType::Ref(t) => Some(t),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if target == Some(&p.name) {
+                    // The process linked to is part of the evidence.
+                    out.push((p.origin.clone(), None));
+                    out.push((f.origin.clone(), None));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `amount` months, or `max` when that is shorter.
 fn suggested(amount: u64, max: Option<&Duration>) -> Duration {
     let d = Duration {
@@ -645,6 +688,10 @@ pub fn explain(p: &Predicate, c: &Claimants, clause: &str) -> (String, String) {
                 "document NAME \"Title\" {{ satisfies {standard} {{ {clause} }}  owner ROLE  approved by ROLE  review every {} }}",
                 interval::describe(&suggested(12, max_review.as_ref()))
             ),
+        ),
+        Predicate::LinkFrom { clause } => (
+            format!("no process implementing {clause} links to a claiming process"),
+            format!("a `ref PROCESS` field (PROCESS is the claiming process) in the record of a process implementing {clause}"),
         ),
         Predicate::Link { clause } => (
             format!("no claiming process links to a process implementing {clause}"),

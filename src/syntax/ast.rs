@@ -458,6 +458,8 @@ pub enum PredicateKind {
     /// `document [review at most DURATION]`
     Document(Option<Duration>),
     Link(Ident),
+    /// `link from C`: a link arriving from a process implementing C.
+    LinkFrom(Ident),
 }
 
 #[derive(Debug, Clone)]

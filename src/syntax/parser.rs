@@ -1175,6 +1175,9 @@ impl Ctx {
                 Rule::pred_notification => PredicateKind::Notification(first),
                 Rule::pred_schedule => PredicateKind::Schedule(self.max_interval(&p)),
                 Rule::pred_document => PredicateKind::Document(self.max_interval(&p)),
+                Rule::pred_link if has(Rule::kw_from) => {
+                    PredicateKind::LinkFrom(first.unwrap_or_else(|| self.missing()))
+                }
                 Rule::pred_link => PredicateKind::Link(first.unwrap_or_else(|| self.missing())),
                 _ => continue,
             };
