@@ -359,7 +359,7 @@ fn escalation(c: &Claimants, to: Option<&str>) -> Vec<(Origin, Verdict)> {
             let mut roles: Vec<String> = e.notify.iter().flat_map(|n| n.roles.clone()).collect();
             roles.extend(e.assign.clone());
             if wanted(&roles) {
-                out.push((e.origin.clone(), None));
+                out.push((e.origin.clone(), dead_escalation(e)));
             }
         }
         for s in &p.slas {
@@ -377,6 +377,29 @@ fn escalation(c: &Claimants, to: Option<&str>) -> Vec<(Origin, Verdict)> {
         }
     }
     out
+}
+
+/// An escalation whose condition is the constant `false` never triggers.
+fn dead_escalation(e: &crate::ir::Escalation) -> Verdict {
+    super::reach::never(&e.condition).then(|| {
+        format!(
+            "only in escalation `{}`, whose condition is always false",
+            e.name
+        )
+    })
+}
+
+/// A spawn guarded by the constant `false` never starts anything.
+fn dead_spawn(s: &crate::ir::Spawn) -> Verdict {
+    s.guard
+        .as_deref()
+        .is_some_and(super::reach::never)
+        .then(|| {
+            format!(
+                "only in a spawn of `{}` whose condition is always false",
+                s.process
+            )
+        })
 }
 
 fn notification(c: &Claimants, to: Option<&str>) -> Vec<(Origin, Verdict)> {
@@ -397,7 +420,7 @@ fn notification(c: &Claimants, to: Option<&str>) -> Vec<(Origin, Verdict)> {
         }
         for e in &p.escalations {
             if e.notify.iter().any(|n| wanted(&n.roles)) {
-                out.push((e.origin.clone(), None));
+                out.push((e.origin.clone(), dead_escalation(e)));
             }
         }
     }
@@ -493,7 +516,7 @@ fn link(c: &Claimants, clause: &str) -> Vec<(Origin, Verdict)> {
             let verdict = if s.process == p.name {
                 selfref(p)
             } else {
-                c.attached(p, &s.states)
+                dead_spawn(s).or_else(|| c.attached(p, &s.states))
             };
             if verdict.is_none() {
                 out.extend(claims_of(&s.process).into_iter().map(|o| (o, None)));
@@ -537,7 +560,7 @@ fn link_from(c: &Claimants, clause: &str) -> Vec<(Origin, Verdict)> {
                 continue;
             }
             for s in q.spawns.iter().filter(|s| s.process == p.name) {
-                let verdict = c.attached(q, &s.states);
+                let verdict = dead_spawn(s).or_else(|| c.attached(q, &s.states));
                 if verdict.is_none() {
                     out.push((p.origin.clone(), None));
                 }

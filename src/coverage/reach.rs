@@ -114,9 +114,11 @@ impl<'a> Reach<'a> {
 /// nor `after` is no edge at all (W0302), and neither is one guarded by the
 /// constant `false`. Other guards are not evaluated: a guarded path counts.
 pub fn fires(t: &crate::ir::Transition) -> bool {
-    let never = t.guard.as_deref().is_some_and(|g| {
-        let g = g.trim();
-        g == "false" || g == "(false)" || g == "!true"
-    });
-    (!t.by.is_empty() || t.after.is_some()) && !never
+    (!t.by.is_empty() || t.after.is_some()) && !t.guard.as_deref().is_some_and(never)
+}
+
+/// Whether a guard or condition is the constant `false`.
+pub fn never(condition: &str) -> bool {
+    let g = condition.trim();
+    g == "false" || g == "(false)" || g == "!true"
 }
