@@ -45,7 +45,7 @@ fn coverage_end_to_end(dir: &Path) -> usize {
         report::Format::Sarif,
         report::Format::Markdown,
     ] {
-        bytes += report::render(&r, f, "x").expect("renders").len();
+        bytes += report::render(&r, f).expect("renders").len();
     }
     bytes
 }

@@ -51,19 +51,54 @@ pub struct Obligation {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Predicate {
-    State { tag: String },
-    Transition { from_tag: String, to_tag: String },
-    Field { names: Vec<String>, derived: bool },
-    FieldOfType { ty: String },
-    Role { role: String },
+    State {
+        tag: String,
+    },
+    Transition {
+        from_tag: String,
+        to_tag: String,
+    },
+    Field {
+        names: Vec<String>,
+        derived: bool,
+    },
+    FieldOfType {
+        ty: String,
+    },
+    Role {
+        role: String,
+    },
     Owner,
-    Approval { before_tag: Option<String> },
-    Sla { until_tag: Option<String> },
-    Escalation { to: Option<String> },
-    Notification { to: Option<String> },
-    Schedule,
-    Document,
-    Link { clause: String },
+    Approval {
+        before_tag: Option<String>,
+    },
+    Sla {
+        until_tag: Option<String>,
+    },
+    Escalation {
+        to: Option<String>,
+    },
+    Notification {
+        to: Option<String>,
+    },
+    /// Runs at planned intervals, at most `max` apart.
+    Schedule {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<Duration>,
+    },
+    /// A controlled document, reviewed at most `max_review` apart.
+    Document {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_review: Option<Duration>,
+    },
+    Link {
+        clause: String,
+    },
+    /// Another process implementing `clause` links (spawn or ref) to the
+    /// claiming process.
+    LinkFrom {
+        clause: String,
+    },
 }
 
 /// Where a construct was written: evidence for auditors and coverage reports.
@@ -253,6 +288,10 @@ pub struct Transition {
     pub requires: Vec<String>,
     pub guard: Option<String>,
     pub after: Option<Duration>,
+    /// A declared standard path back into an approved state; absent from
+    /// the JSON (and so from the hash) when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preapproved: bool,
     pub origin: Origin,
 }
 

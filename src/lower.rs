@@ -181,6 +181,7 @@ impl<'a> Lowerer<'a> {
                     requires: names(&t.requires),
                     guard: t.guard.as_ref().map(|g| g.source.clone()),
                     after: t.after.as_ref().map(duration),
+                    preapproved: t.preapproved.is_some(),
                     origin: self.origin(t.span),
                 }
             })
@@ -520,9 +521,14 @@ fn standard(s: &ast::Standard) -> ir::Standard {
                                 K::Notification(r) => ir::Predicate::Notification {
                                     to: r.as_ref().map(name),
                                 },
-                                K::Schedule => ir::Predicate::Schedule,
-                                K::Document => ir::Predicate::Document,
+                                K::Schedule(max) => ir::Predicate::Schedule {
+                                    max: max.as_ref().map(duration),
+                                },
+                                K::Document(max) => ir::Predicate::Document {
+                                    max_review: max.as_ref().map(duration),
+                                },
                                 K::Link(c) => ir::Predicate::Link { clause: name(c) },
+                                K::LinkFrom(c) => ir::Predicate::LinkFrom { clause: name(c) },
                             })
                             .collect(),
                     })

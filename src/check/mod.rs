@@ -1,6 +1,7 @@
 //! The check stage: resolves names and runs every check family over the
 //! parsed files. Each family lives in its own module with its own codes.
 
+pub mod approval_gates;
 pub mod approvals;
 pub mod claims;
 pub mod graph;
@@ -8,6 +9,7 @@ pub mod guards;
 pub mod records;
 pub mod resolve;
 pub mod sla;
+pub mod tags;
 pub mod templates;
 
 use std::collections::HashMap;
@@ -125,11 +127,13 @@ impl<'a> ProcessCtx<'a> {
 pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
     let env = Env::build(unit, diags);
     let catalogs = claims::Catalogs::new(unit.files);
+    let exclusions = tags::Exclusions::new(unit.files);
     let mut compiled = templates::Compiled::default();
     for (fi, file) in unit.files.iter().enumerate() {
         templates::compile_all(fi, &file.templates, &mut compiled, diags);
     }
     for (fi, file) in unit.files.iter().enumerate() {
+        tags::Exclusions::check_decls(&env, fi, file, diags);
         for cal in &file.calendars {
             sla::check_calendar(cal, diags);
         }
@@ -140,7 +144,8 @@ pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
             records::check_record(&env, fi, record, diags);
         }
         for process in &file.processes {
-            check_process(&env, &compiled, fi, process, diags);
+            let vocabulary = (catalogs.gated_tags(), &exclusions);
+            check_process(&env, &compiled, fi, process, vocabulary, diags);
             for claim in &process.implements {
                 catalogs.check_claim(claim, diags);
             }
@@ -170,6 +175,8 @@ fn check_process(
     compiled: &templates::Compiled,
     fi: usize,
     proc: &ast::Process,
+    // Tags an approval must gate (E0604) and tags that contradict (E0206).
+    (gated_tags, exclusions): (&std::collections::HashSet<&str>, &tags::Exclusions),
     diags: &mut Vec<Diagnostic>,
 ) {
     let record = env
@@ -233,6 +240,7 @@ fn check_process(
         for tag in &state.tags {
             env.resolve(fi, Kind::Tag, tag, diags);
         }
+        exclusions.check_state(state, diags);
     }
     // `required at S` must name states of every process using the record.
     if let Some(record) = record {
@@ -316,6 +324,7 @@ fn check_process(
     }
     records::check_scheduled_start(&ctx, diags);
     approvals::check(&ctx, diags);
+    approval_gates::check(&ctx, gated_tags, diags);
     for s in &proc.slas {
         sla::check(&ctx, s, set.as_ref(), diags);
     }

@@ -55,7 +55,6 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(super::EXIT_USAGE);
         }
     };
-    let first_file = inputs.first().map(|i| i.name.clone()).unwrap_or_default();
     let compilation = compile(inputs);
     let Some(program) = &compilation.program else {
         // Coverage is only meaningful for definitions that compile.
@@ -79,7 +78,7 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(super::EXIT_USAGE);
     };
     let report = coverage::evaluate(program, standard);
-    let text = match report::render(&report, args.format, &first_file) {
+    let text = match report::render(&report, args.format) {
         Ok(text) => text,
         Err(e) => {
             eprintln!("error: cannot render the report: {e}");

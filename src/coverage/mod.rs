@@ -6,7 +6,9 @@
 //! the clause (`implements`), together with the documents that claim it
 //! (`satisfies`); an `attested` one only by a document that `attests` it.
 
+pub mod interval;
 pub mod predicates;
+pub mod reach;
 pub mod report;
 
 use serde::Serialize;
@@ -106,6 +108,11 @@ pub fn find_standard<'a>(program: &'a Program, id: &str) -> Option<&'a Standard>
 
 /// Evaluates every obligation of `standard` over `program`.
 pub fn evaluate(program: &Program, standard: &Standard) -> Report {
+    let reach: std::collections::HashMap<&str, reach::Reach> = program
+        .processes
+        .iter()
+        .map(|p| (p.name.as_str(), reach::Reach::new(p)))
+        .collect();
     let mut clauses = Vec::new();
     for clause in standard
         .clauses
@@ -125,6 +132,7 @@ pub fn evaluate(program: &Program, standard: &Standard) -> Report {
         let claimants = Claimants {
             program,
             standard: &standard.id,
+            reach: &reach,
             processes: program
                 .processes
                 .iter()
@@ -215,16 +223,37 @@ fn evaluate_obligation(
         hint: Some(hint),
     };
     if ob.attested {
-        let attesting: Vec<Evidence> = program
+        // Only a controlled document's word counts: someone owns it, someone
+        // approved it and it is reviewed (within the catalog's maximum).
+        let all: Vec<&crate::ir::Document> = program
             .documents
             .iter()
             .filter(|d| d.attests.contains(&ob.id))
+            .collect();
+        let attesting: Vec<Evidence> = all
+            .iter()
+            .filter(|d| predicates::controlled(d).is_none())
             .map(|d| evidence(&d.origin))
             .collect();
+        let hint = format!("document NAME \"Title\" {{ attests {}  owner ROLE  approved by ROLE  review every 12 months }}", ob.id);
+        if let (true, Some(d)) = (attesting.is_empty(), all.first()) {
+            let why = predicates::controlled(d).unwrap_or_default();
+            return unmet(
+                format!(
+                    "attested only by document `{}`, which is not controlled ({why})",
+                    d.name
+                ),
+                format!(
+                    "give document `{}` an owner, an approver and `review every 12 months`",
+                    d.name
+                ),
+            );
+        }
         if attesting.is_empty() {
             return unmet(
-                "an organizational fact that only a document can attest; no document attests it".into(),
-                format!("document NAME \"Title\" {{ attests {}  owner ROLE  approved by ROLE  review every 12 months }}", ob.id),
+                "an organizational fact that only a document can attest; no document attests it"
+                    .into(),
+                hint,
             );
         }
         return ObligationResult {
@@ -260,27 +289,53 @@ fn evaluate_obligation(
         .iter()
         .map(|p| vec![*p])
         .chain(std::iter::once(Vec::new()));
-    let mut closest: Option<(usize, &crate::ir::Predicate)> = None;
+    let mut closest: Option<(usize, &crate::ir::Predicate, Option<String>)> = None;
+    // A process with unreachable states is a defective definition: what it
+    // shows is not evidence until every state can be reached.
+    let mut defective: Option<(String, Vec<&str>)> = None;
     for processes in candidates {
+        let dead: Option<(String, Vec<&str>)> = processes.first().and_then(|p| {
+            let dead = claimants
+                .reach
+                .get(p.name.as_str())
+                .map(|r| r.unreachable())
+                .unwrap_or_default();
+            (!dead.is_empty()).then(|| (p.name.clone(), dead))
+        });
         let single = Claimants {
             program: claimants.program,
             standard: claimants.standard,
             processes,
             documents: claimants.documents.clone(),
+            reach: claimants.reach,
         };
         let mut found = Vec::new();
         let mut failed = None;
         for (i, p) in ob.predicates.iter().enumerate() {
             match predicates::evaluate(p, &single) {
-                Some(origins) => found.extend(origins.iter().map(evidence)),
-                None => {
-                    failed = Some((i, p));
+                Ok(origins) => found.extend(origins.iter().map(evidence)),
+                Err(why) => {
+                    failed = Some((i, p, why));
                     break;
                 }
             }
         }
         match failed {
+            None if dead.is_some() => {
+                defective = defective.or(dead);
+            }
             None => {
+                // Every claim by a defective process spoils the clause, even
+                // where another process meets the obligation: a library with
+                // dead parts is never at 100%.
+                let spoiled = claimants.processes.iter().find_map(|p| {
+                    let dead = claimants.reach.get(p.name.as_str())?.unreachable();
+                    (!dead.is_empty()).then(|| (p.name.clone(), dead))
+                });
+                if let Some((name, dead)) = spoiled {
+                    let (reason, hint) = dead_parts(&name, &dead, "claimed by");
+                    return unmet(reason, hint);
+                }
                 found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
                 found.dedup();
                 return ObligationResult {
@@ -292,18 +347,27 @@ fn evaluate_obligation(
                     hint: None,
                 };
             }
-            Some((i, p)) => {
-                if closest.is_none_or(|(best, _)| i > best) {
-                    closest = Some((i, p));
+            Some((i, p, why)) => {
+                // The candidate that got furthest explains; among equals,
+                // one with a specific reason beats a generic one.
+                if closest.as_ref().is_none_or(|(best, _, w)| {
+                    i > *best || (i == *best && w.is_none() && why.is_some())
+                }) {
+                    closest = Some((i, p, why));
                 }
             }
         }
     }
+    if let Some((name, dead)) = defective {
+        let (reason, hint) = dead_parts(&name, &dead, "met only by");
+        return unmet(reason, hint);
+    }
     let (reason, hint) = match closest {
-        Some((_, p)) => {
-            let (reason, hint) = predicates::explain(p, claimants.standard, clause);
+        Some((_, p, why)) => {
+            let (generic, hint) = predicates::explain(p, claimants, clause);
+            let reason = why.unwrap_or(generic);
             // Met elsewhere, but not in the definition that meets the rest.
-            if predicates::evaluate(p, claimants).is_some() && ob.predicates.len() > 1 {
+            if predicates::evaluate(p, claimants).is_ok() && ob.predicates.len() > 1 {
                 (
                     format!("no single claiming process meets every part ({reason} among the processes that meet the rest)"),
                     hint,
@@ -315,6 +379,23 @@ fn evaluate_obligation(
         None => ("no claiming definition".into(), String::new()),
     };
     unmet(reason, hint)
+}
+
+/// The reason and hint for an obligation spoiled by a process with states no
+/// instance can reach.
+fn dead_parts(name: &str, dead: &[&str], how: &str) -> (String, String) {
+    let states: Vec<String> = dead.iter().map(|s| format!("`{s}`")).collect();
+    (
+        format!(
+            "{how} process `{name}`, which has unreachable state{} {}: a definition with dead parts is not evidence",
+            if states.len() == 1 { "" } else { "s" },
+            states.join(", ")
+        ),
+        format!(
+            "add a transition into {} in process `{name}`, or delete what no instance can reach",
+            states.join(", ")
+        ),
+    )
 }
 
 /// Where a clause is claimed in the source, for diagnostics on the claim.

@@ -36,6 +36,7 @@ codes! {
     "E0203" => "unknown import",
     "E0204" => "used file cannot be read",
     "E0205" => "unknown type",
+    "E0206" => "contradicting tags",
     "E0208" => "used path is outside the project",
     "E0209" => "used path is not a pdca source file",
     // graph
@@ -74,11 +75,14 @@ codes! {
     "E0601" => "impossible quorum",
     "E0602" => "approval has no rejected path",
     "E0603" => "approval is incomplete",
+    "E0604" => "approval can be bypassed",
+    "E0605" => "preapproved transition before any approval",
     "W0601" => "requester may approve their own request",
     // coverage claims
     "E0701" => "unknown clause",
     "E0702" => "unknown standard",
     "E0703" => "unknown obligation",
+    "E0704" => "obligation cannot be attested",
     "W0701" => "claimed clause has unmet obligations",
 }
 

@@ -62,6 +62,8 @@ pub struct Role {
 pub struct Tag {
     pub name: Ident,
     pub description: Option<String>,
+    /// Tags that contradict this one on the same state (E0206).
+    pub excludes: Vec<Ident>,
 }
 
 #[derive(Debug, Clone)]
@@ -283,6 +285,9 @@ pub struct Transition {
     pub requires: Vec<Ident>,
     pub guard: Option<Guard>,
     pub after: Option<Duration>,
+    /// `preapproved`: re-entering an approved state this way needs no fresh
+    /// approval (checked in `check::approval_gates`).
+    pub preapproved: Option<Span>,
     pub span: Span,
 }
 
@@ -437,7 +442,10 @@ pub struct Obligation {
 pub enum PredicateKind {
     State(Ident),
     Transition(Ident, Ident),
-    Field { names: Vec<Ident>, derived: bool },
+    Field {
+        names: Vec<Ident>,
+        derived: bool,
+    },
     FieldOfType(Ident),
     Role(Ident),
     Owner,
@@ -445,9 +453,13 @@ pub enum PredicateKind {
     Sla(Option<Ident>),
     Escalation(Option<Ident>),
     Notification(Option<Ident>),
-    Schedule,
-    Document,
+    /// `schedule [at most DURATION]`
+    Schedule(Option<Duration>),
+    /// `document [review at most DURATION]`
+    Document(Option<Duration>),
     Link(Ident),
+    /// `link from C`: a link arriving from a process implementing C.
+    LinkFrom(Ident),
 }
 
 #[derive(Debug, Clone)]

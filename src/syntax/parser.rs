@@ -233,16 +233,19 @@ impl Ctx {
     fn parse_tag(&mut self, pair: Pair<Rule>) -> Tag {
         let mut name = None;
         let mut description = None;
+        let mut excludes = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::ident => name = Some(self.ident(p)),
                 Rule::string => description = Some(self.string(p).0),
+                Rule::ident_list => excludes = self.idents(p),
                 _ => {}
             }
         }
         Tag {
             name: name.unwrap_or_else(|| self.missing()),
             description,
+            excludes,
         }
     }
 
@@ -787,6 +790,7 @@ impl Ctx {
             requires: Vec::new(),
             guard: None,
             after: None,
+            preapproved: None,
             span,
         };
         let owner = format!("transition `{}`", t.name.name);
@@ -808,6 +812,7 @@ impl Ctx {
                     }
                 }
                 Rule::when_clause => t.guard = self.parse_guard(p),
+                Rule::preapproved_flag => t.preapproved = Some(self.span(&p)),
                 _ => {}
             }
         }
@@ -1277,14 +1282,27 @@ impl Ctx {
                 Rule::pred_sla => PredicateKind::Sla(first),
                 Rule::pred_escalation => PredicateKind::Escalation(first),
                 Rule::pred_notification => PredicateKind::Notification(first),
-                Rule::pred_schedule => PredicateKind::Schedule,
-                Rule::pred_document => PredicateKind::Document,
+                Rule::pred_schedule => PredicateKind::Schedule(self.max_interval(&p)),
+                Rule::pred_document => PredicateKind::Document(self.max_interval(&p)),
+                Rule::pred_link if has(Rule::kw_from) => {
+                    PredicateKind::LinkFrom(first.unwrap_or_else(|| self.missing()))
+                }
                 Rule::pred_link => PredicateKind::Link(first.unwrap_or_else(|| self.missing())),
                 _ => continue,
             };
             ob.predicates.push(Predicate { kind, span: pspan });
         }
         ob
+    }
+}
+
+impl Ctx {
+    /// The `at most DURATION` of a catalog predicate.
+    fn max_interval(&mut self, p: &Pair<Rule>) -> Option<Duration> {
+        p.clone()
+            .into_inner()
+            .find(|q| q.as_rule() == Rule::duration)
+            .map(|d| self.parse_duration(d))
     }
 }
 

@@ -16,16 +16,15 @@ pub enum Format {
     Markdown,
 }
 
-/// Renders a report. `fallback_file` locates SARIF results for clauses
-/// nothing claims (the file that should claim them is unknown).
-pub fn render(report: &Report, format: Format, fallback_file: &str) -> Result<String, String> {
+/// Renders a report.
+pub fn render(report: &Report, format: Format) -> Result<String, String> {
     match format {
         Format::Text => Ok(text::render(report)),
         Format::Json => serde_json::to_string_pretty(report)
             .map(|s| s + "\n")
             .map_err(|e| e.to_string()),
         Format::Junit => junit::render(report),
-        Format::Sarif => sarif::render(report, fallback_file),
+        Format::Sarif => sarif::render(report),
         Format::Markdown => Ok(markdown::render(report)),
     }
 }

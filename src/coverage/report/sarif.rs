@@ -1,6 +1,7 @@
 //! SARIF 2.1.0 (written with serde-sarif): one result per unmet obligation,
-//! located at the claim of its clause, or at `fallback_file` when nothing
-//! claims the clause.
+//! located at the claim of its clause. A clause nothing claims has no place
+//! in the sources, so its results carry no location (SARIF allows that)
+//! rather than a made-up one such as the first line of some file.
 
 use serde_sarif::sarif::{
     ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, Region,
@@ -9,7 +10,7 @@ use serde_sarif::sarif::{
 
 use super::super::{ObligationStatus, Report};
 
-pub fn render(report: &Report, fallback_file: &str) -> Result<String, String> {
+pub fn render(report: &Report) -> Result<String, String> {
     let mut rules = Vec::new();
     let mut results = Vec::new();
     for c in &report.clauses {
@@ -29,10 +30,23 @@ pub fn render(report: &Report, fallback_file: &str) -> Result<String, String> {
                     )
                     .build(),
             );
-            let (file, line) = match c.claimed_at.first() {
-                Some(e) => (e.file.clone(), e.line),
-                None => (fallback_file.to_string(), 1),
-            };
+            let locations: Vec<Location> = c
+                .claimed_at
+                .first()
+                .map(|e| {
+                    Location::builder()
+                        .physical_location(
+                            PhysicalLocation::builder()
+                                .artifact_location(
+                                    ArtifactLocation::builder().uri(e.file.clone()).build(),
+                                )
+                                .region(Region::builder().start_line(e.line as i64).build())
+                                .build(),
+                        )
+                        .build()
+                })
+                .into_iter()
+                .collect();
             let mut text = format!(
                 "{} ({} {}): {}",
                 o.id,
@@ -43,20 +57,12 @@ pub fn render(report: &Report, fallback_file: &str) -> Result<String, String> {
             if let Some(h) = &o.hint {
                 text.push_str(&format!(". Help: {h}"));
             }
-            let location = Location::builder()
-                .physical_location(
-                    PhysicalLocation::builder()
-                        .artifact_location(ArtifactLocation::builder().uri(file).build())
-                        .region(Region::builder().start_line(line as i64).build())
-                        .build(),
-                )
-                .build();
             results.push(
                 SarifResult::builder()
                     .rule_id(o.id.clone())
                     .level(ResultLevel::Warning)
                     .message(Message::builder().text(text).build())
-                    .locations(vec![location])
+                    .locations(locations)
                     .build(),
             );
         }
