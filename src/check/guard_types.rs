@@ -93,6 +93,16 @@ impl Ty {
         }
     }
 
+    /// The type with its article, for messages: "a `bool`", "an `enum(a, b)`".
+    fn a(&self) -> String {
+        if matches!(self, Ty::Unit) {
+            return "`()` (unset)".into();
+        }
+        let d = self.describe();
+        let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        format!("{article} `{d}`")
+    }
+
     fn describe(&self) -> String {
         match self {
             Ty::Bool => "bool".into(),
@@ -338,9 +348,9 @@ impl Typer<'_, '_> {
                         Diagnostic::new(
                             "E0411",
                             t.span,
-                            format!("list mixes {e} and {} values", t.ty.describe()),
+                            format!("list mixes `{e}` and `{}` values", t.ty.describe()),
                         )
-                        .label(format!("a {} among {e} values", t.ty.describe()))
+                        .label(format!("{} among `{e}` values", t.ty.a()))
                         .help("write a list of values of one type, e.g. `[\"high\", \"medium\"]`"),
                     );
                     return None;
@@ -394,11 +404,11 @@ impl Typer<'_, '_> {
                 let ty = match prop {
                     "id" | "revision" => Ty::Number,
                     "process" => Ty::Values {
-                        what: "process name".into(),
+                        what: "process".into(),
                         values: vec![self.ctx.proc.name.name.clone()],
                     },
                     "state" => Ty::Values {
-                        what: format!("state of `{}`", self.ctx.proc.name.name),
+                        what: "state".into(),
                         values: self
                             .ctx
                             .proc
@@ -501,18 +511,22 @@ impl Typer<'_, '_> {
             if t.ty == Ty::Bool {
                 format!("`{}` may be unset, but {role} must be true or false", t.text)
             } else {
-                format!("{role} must be true or false, but `{}` is a {}", t.text, t.ty.describe())
+                format!("{role} must be true or false, but `{}` is {}", t.text, t.ty.a())
             },
         );
         d = if t.ty == Ty::Bool {
             let field = t.field.clone().unwrap_or_default();
+            let fix = if role.contains('!') {
+                format!("write `{0} != true` instead of `!{0}` (true while unset)", t.text)
+            } else {
+                format!("write `{} == true` (false while unset)", t.text)
+            };
             d.label("reads `()` while the field is unset, which is an error for `&&`, `||`, `!`")
                 .help(format!(
-                    "write `{0} == true` (false while unset), or give `{field}` a default: `{field} bool default false`",
-                    t.text
+                    "{fix}, or give `{field}` a default: `{field} bool default false`"
                 ))
         } else {
-            d.label(format!("this is a {}", t.ty.describe())).help(
+            d.label(format!("this is {}", t.ty.a())).help(
                 match &t.ty {
                     Ty::Values { values, .. } if !values.is_empty() => format!(
                         "compare it with a value: `{} == \"{}\"` (values: {})",
@@ -559,7 +573,7 @@ impl Typer<'_, '_> {
             span,
             format!("`{lit}` is not a value of `{}`", other.text),
         )
-        .label(format!("`{}` is a `{what}`; this is none of its values", other.text));
+        .label(format!("not one of the values of `{}`", other.text));
         d = match suggest(lit, values.iter().map(String::as_str)) {
             Some(s) => d.help(format!(
                 "did you mean `\"{s}\"`? the values are {}",
@@ -622,14 +636,18 @@ impl Typer<'_, '_> {
             "E0411",
             other.span,
             format!(
-                "`{}` is a {} but `{}` is a {}",
+                "`{}` is {} but `{}` is {}",
                 field_side.text,
-                field_side.ty.describe(),
+                field_side.ty.a(),
                 other.text,
-                other.ty.describe()
+                other.ty.a()
             ),
         )
-        .label(format!("`{op}` between a {} and a {} is always false at runtime", field_side.ty.describe(), other.ty.describe()));
+        .label(format!(
+            "`{op}` between {} and {} is always false at runtime",
+            field_side.ty.a(),
+            other.ty.a()
+        ));
         if op == "??" {
             d = d.label("the value used while the field is unset has another type");
         }
@@ -654,13 +672,13 @@ impl Typer<'_, '_> {
                 let mut d = Diagnostic::new(
                     "E0411",
                     op_span,
-                    format!("`{op}` cannot order `{}`, a {}", t.text, t.ty.describe()),
+                    format!("`{op}` cannot order `{}`, which is {}", t.text, t.ty.a()),
                 )
                 .label(match &t.ty {
                     Ty::Values { .. } => "its values are text, and text order is not their order".to_string(),
                     Ty::Opaque(_) => "its values are text that does not sort by time".to_string(),
                     Ty::Unit => "`()` has no order".to_string(),
-                    _ => format!("a {} has no order", t.ty.describe()),
+                    _ => format!("{} has no order", t.ty.a()),
                 });
                 d = d.help(match &t.ty {
                     Ty::Values { values, .. } if !values.is_empty() => format!(
@@ -705,7 +723,7 @@ impl Typer<'_, '_> {
                 let d = Diagnostic::new(
                     "E0411",
                     list.span,
-                    format!("`in` needs a list, but `{}` is a {}", list.text, other.describe()),
+                    format!("`in` needs a list, but `{}` is {}", list.text, other.a()),
                 )
                 .label("not a list")
                 .help(format!("write the values as a list: `{} in [\"a\", \"b\"]`", item.text));
@@ -837,7 +855,7 @@ fn example(t: &Typed, op: &str) -> String {
         Ty::Text => format!("compare with quoted text: `{} {op} \"…\"`", t.text),
         Ty::Date => format!("compare with a quoted date: `{} {op} \"2026-03-31\"`", t.text),
         Ty::Values { values, what } => format!(
-            "`{}` is a {what}; compare with one of its values in quotes: {}",
+            "`{}` is a `{what}`; compare with one of its values in quotes: {}",
             t.text,
             quoted(values)
         ),

@@ -783,13 +783,14 @@ fn supply_help(ctx: &ProcessCtx, dom: &Dominators, from: usize, field: &str) -> 
         }
         if dom.by_people[s] {
             let name = ctx.state_name(s);
-            let via = if s == from {
-                String::new()
-            } else {
-                format!(" (every path to `{}` passes `{name}`, which only people enter)", ctx.state_name(from))
-            };
+            if s == from {
+                return format!(
+                    "add `requires {field}` to the transitions into `{name}` (or `required at {name}` to the field), or give `{field}` a `default`"
+                );
+            }
             return format!(
-                "add `required at {name}` to `{field}`{via}, or give `{field}` a `default`"
+                "add `required at {name}` to `{field}` (every path to `{}` passes `{name}`, which only people enter), or give `{field}` a `default`",
+                ctx.state_name(from)
             );
         }
     }
