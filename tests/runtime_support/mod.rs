@@ -36,7 +36,13 @@ pub fn program(files: &[(&str, &str)]) -> Program {
 }
 
 pub fn ticket_program() -> Program {
-    unchecked(program(&[("ticket.pdca", TICKET)]), |p| {
+    ticket_from(TICKET)
+}
+
+/// The ticket definitions from (a variant of) `ticket.pdca`, with the
+/// `probe` guard that fails at runtime put back into the IR.
+pub fn ticket_from(text: &str) -> Program {
+    unchecked(program(&[("ticket.pdca", text)]), |p| {
         set_guard(p, "ticket", "probe", "record.effort / 0 == 1")
     })
 }
