@@ -22,7 +22,8 @@ pub const INSTANCE_PROPERTIES: &[&str] = &[
 
 /// Properties of `instance` that guards can read (templates see more:
 /// `title` and `url` exist only once a notification is rendered).
-pub const GUARD_INSTANCE_PROPERTIES: &[&str] = &["id", "process", "state", "revision", "created_at"];
+pub const GUARD_INSTANCE_PROPERTIES: &[&str] =
+    &["id", "process", "state", "revision", "created_at"];
 
 pub const MAX_OPERATIONS: u64 = 10_000;
 pub const MAX_CALL_LEVELS: usize = 8;
@@ -89,7 +90,10 @@ pub fn guard_record(process: &Process, record: &Map<String, Value>) -> Dynamic {
             },
         };
         if let Some(v) = value {
-            out.insert(field.name.as_str().into(), crate::runtime::values::to_dynamic(&v));
+            out.insert(
+                field.name.as_str().into(),
+                crate::runtime::values::to_dynamic(&v),
+            );
         }
     }
     out.into()
@@ -106,7 +110,9 @@ pub fn eval_guard(
     instance: &GuardInstance<'_>,
 ) -> Result<bool, String> {
     if source.len() > MAX_GUARD_BYTES {
-        return Err(format!("the condition is longer than {MAX_GUARD_BYTES} bytes"));
+        return Err(format!(
+            "the condition is longer than {MAX_GUARD_BYTES} bytes"
+        ));
     }
     let ast = compile_guard(engine, source).map_err(|e| e.to_string())?;
     let mut actor_map = rhai::Map::new();

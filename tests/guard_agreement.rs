@@ -186,7 +186,7 @@ fn rejected_guards_were_silently_wrong_at_runtime() {
     let engine = script::sandboxed_engine();
     for (file, may_fail) in cases {
         let path = fixtures.join(file);
-        let inputs = pdca::load::collect(&[path.clone()]).expect("readable");
+        let inputs = pdca::load::collect(std::slice::from_ref(&path)).expect("readable");
         let c = pdca::compile(inputs);
         assert!(c.errors() > 0, "{file} must not check clean");
         // Evaluate the refused guard against the IR of the same file
@@ -194,7 +194,10 @@ fn rejected_guards_were_silently_wrong_at_runtime() {
         let text = std::fs::read_to_string(&path).expect("fixture");
         let guard = text
             .lines()
-            .find_map(|l| l.split_once(" when ").map(|(_, g)| g.trim_end_matches(" {").to_string()))
+            .find_map(|l| {
+                l.split_once(" when ")
+                    .map(|(_, g)| g.trim_end_matches(" {").to_string())
+            })
             .expect("a guard");
         let clean = text.replace(&format!(" when {guard}"), " when true");
         let dir = tempfile::tempdir().expect("tempdir");

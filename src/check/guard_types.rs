@@ -99,7 +99,11 @@ impl Ty {
             return "`()` (unset)".into();
         }
         let d = self.describe();
-        let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let article = if d.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         format!("{article} `{d}`")
     }
 
@@ -341,7 +345,9 @@ impl Typer<'_, '_> {
                         other => other,
                     })
                 }
-                (Ty::Str(_), Some(Ty::Text)) | (Ty::Number, Some(Ty::Number)) | (Ty::Bool, Some(Ty::Bool)) => {}
+                (Ty::Str(_), Some(Ty::Text))
+                | (Ty::Number, Some(Ty::Number))
+                | (Ty::Bool, Some(Ty::Bool)) => {}
                 (Ty::Str(_) | Ty::Number | Ty::Bool, Some(e)) => {
                     let e = e.describe();
                     self.report(
@@ -509,15 +515,25 @@ impl Typer<'_, '_> {
             "E0413",
             t.span,
             if t.ty == Ty::Bool {
-                format!("`{}` may be unset, but {role} must be true or false", t.text)
+                format!(
+                    "`{}` may be unset, but {role} must be true or false",
+                    t.text
+                )
             } else {
-                format!("{role} must be true or false, but `{}` is {}", t.text, t.ty.a())
+                format!(
+                    "{role} must be true or false, but `{}` is {}",
+                    t.text,
+                    t.ty.a()
+                )
             },
         );
         d = if t.ty == Ty::Bool {
             let field = t.field.clone().unwrap_or_default();
             let fix = if role.contains('!') {
-                format!("write `{0} != true` instead of `!{0}` (true while unset)", t.text)
+                format!(
+                    "write `{0} != true` instead of `!{0}` (true while unset)",
+                    t.text
+                )
             } else {
                 format!("write `{} == true` (false while unset)", t.text)
             };
@@ -526,19 +542,17 @@ impl Typer<'_, '_> {
                     "{fix}, or give `{field}` a default: `{field} bool default false`"
                 ))
         } else {
-            d.label(format!("this is {}", t.ty.a())).help(
-                match &t.ty {
-                    Ty::Values { values, .. } if !values.is_empty() => format!(
-                        "compare it with a value: `{} == \"{}\"` (values: {})",
-                        t.text,
-                        values[0],
-                        values.join(", ")
-                    ),
-                    Ty::Number => format!("compare it: `{} > 0`", t.text),
-                    Ty::Text | Ty::Str(_) => format!("compare it: `{} == \"…\"`", t.text),
-                    _ => format!("test whether it is set: `{} != ()`", t.text),
-                },
-            )
+            d.label(format!("this is {}", t.ty.a())).help(match &t.ty {
+                Ty::Values { values, .. } if !values.is_empty() => format!(
+                    "compare it with a value: `{} == \"{}\"` (values: {})",
+                    t.text,
+                    values[0],
+                    values.join(", ")
+                ),
+                Ty::Number => format!("compare it: `{} > 0`", t.text),
+                Ty::Text | Ty::Str(_) => format!("compare it: `{} == \"…\"`", t.text),
+                _ => format!("test whether it is set: `{} != ()`", t.text),
+            })
         };
         if let Some(f) = &t.field {
             if let Some(info) = self.ctx.fields.get(f.as_str()) {
@@ -550,7 +564,14 @@ impl Typer<'_, '_> {
     }
 
     /// A string literal against a type with a fixed set of values.
-    fn check_value(&mut self, what: &str, values: &[String], lit: &str, span: Span, other: &Typed) -> bool {
+    fn check_value(
+        &mut self,
+        what: &str,
+        values: &[String],
+        lit: &str,
+        span: Span,
+        other: &Typed,
+    ) -> bool {
         if what == "role" {
             if self.ctx.env.lookup(self.ctx.fi, Kind::Role, lit).is_some() {
                 return true;
@@ -579,11 +600,18 @@ impl Typer<'_, '_> {
                 "did you mean `\"{s}\"`? the values are {}",
                 quoted(values)
             )),
-            None => d.help(format!("the values of `{}` are {}", other.text, quoted(values))),
+            None => d.help(format!(
+                "the values of `{}` are {}",
+                other.text,
+                quoted(values)
+            )),
         };
         if let Some(f) = &other.field {
             if let Some(info) = self.ctx.fields.get(f.as_str()) {
-                d = d.with_secondary(info.decl.ty.span(), format!("`{f}` is declared `{what}` here"));
+                d = d.with_secondary(
+                    info.decl.ty.span(),
+                    format!("`{f}` is declared `{what}` here"),
+                );
             }
         }
         self.report(d);
@@ -607,7 +635,11 @@ impl Typer<'_, '_> {
             }
             (Values { values: x, .. }, Values { values: y, .. }) if x == y => return true,
             (Date, Str(lit)) | (Str(lit), Date) => {
-                let lit_span = if matches!(a.ty, Str(_)) { a.span } else { b.span };
+                let lit_span = if matches!(a.ty, Str(_)) {
+                    a.span
+                } else {
+                    b.span
+                };
                 let date = if matches!(a.ty, Date) { a } else { b };
                 if lit.len() == 10 && lit.parse::<jiff::civil::Date>().is_ok() {
                     return true;
@@ -618,7 +650,10 @@ impl Typer<'_, '_> {
                     format!("`{lit}` is not a date, but `{}` is a date", date.text),
                 )
                 .label("dates are written YYYY-MM-DD")
-                .help(format!("write a real date, e.g. `{} {op} \"2026-03-31\"`", date.text));
+                .help(format!(
+                    "write a real date, e.g. `{} {op} \"2026-03-31\"`",
+                    date.text
+                ));
                 self.report(d);
                 return false;
             }
@@ -631,7 +666,11 @@ impl Typer<'_, '_> {
     }
 
     fn mismatch(&mut self, a: &Typed, b: &Typed, op: &str) {
-        let (field_side, other) = if a.field.is_some() || b.field.is_none() { (a, b) } else { (b, a) };
+        let (field_side, other) = if a.field.is_some() || b.field.is_none() {
+            (a, b)
+        } else {
+            (b, a)
+        };
         let mut d = Diagnostic::new(
             "E0411",
             other.span,
@@ -654,7 +693,10 @@ impl Typer<'_, '_> {
         d = d.help(example(field_side, op));
         if let Some(f) = &field_side.field {
             if let Some(info) = self.ctx.fields.get(f.as_str()) {
-                d = d.with_secondary(info.decl.ty.span(), format!("`{f}` is declared `{}` here", field_side.ty.describe()));
+                d = d.with_secondary(
+                    info.decl.ty.span(),
+                    format!("`{f}` is declared `{}` here", field_side.ty.describe()),
+                );
             }
         }
         self.report(d);
@@ -675,7 +717,9 @@ impl Typer<'_, '_> {
                     format!("`{op}` cannot order `{}`, which is {}", t.text, t.ty.a()),
                 )
                 .label(match &t.ty {
-                    Ty::Values { .. } => "its values are text, and text order is not their order".to_string(),
+                    Ty::Values { .. } => {
+                        "its values are text, and text order is not their order".to_string()
+                    }
                     Ty::Opaque(_) => "its values are text that does not sort by time".to_string(),
                     Ty::Unit => "`()` has no order".to_string(),
                     _ => format!("{} has no order", t.ty.a()),
@@ -695,7 +739,10 @@ impl Typer<'_, '_> {
                 });
                 if let Some(f) = &t.field {
                     if let Some(info) = self.ctx.fields.get(f.as_str()) {
-                        d = d.with_secondary(info.decl.ty.span(), format!("`{f}` is declared `{}` here", t.ty.describe()));
+                        d = d.with_secondary(
+                            info.decl.ty.span(),
+                            format!("`{f}` is declared `{}` here", t.ty.describe()),
+                        );
                     }
                 }
                 self.report(d);
@@ -726,7 +773,10 @@ impl Typer<'_, '_> {
                     format!("`in` needs a list, but `{}` is {}", list.text, other.a()),
                 )
                 .label("not a list")
-                .help(format!("write the values as a list: `{} in [\"a\", \"b\"]`", item.text));
+                .help(format!(
+                    "write the values as a list: `{} in [\"a\", \"b\"]`",
+                    item.text
+                ));
                 self.report(d);
                 let _ = op_span;
                 return false;
@@ -741,7 +791,9 @@ impl Typer<'_, '_> {
         };
         match (&item.ty, &list.field) {
             // `record.F in ["a", "b"]`: every literal must fit F.
-            (_, None) if matches!(list.ty, Ty::List(_)) && list.text.trim_start().starts_with('[') => {
+            (_, None)
+                if matches!(list.ty, Ty::List(_)) && list.text.trim_start().starts_with('[') =>
+            {
                 self.list_fits(item, list)
             }
             _ => self.compatible(item, &as_elem, "in"),
@@ -750,7 +802,9 @@ impl Typer<'_, '_> {
 
     /// Every literal of `list` (a list literal) is a value `item` can hold.
     fn list_fits(&mut self, item: &Typed, list: &Typed) -> bool {
-        let Ty::List(elem) = &list.ty else { return true };
+        let Ty::List(elem) = &list.ty else {
+            return true;
+        };
         match (&item.ty, elem.as_ref()) {
             (Ty::Values { what, values }, Ty::Text) => {
                 // Re-read the literals to check each one.
@@ -763,7 +817,13 @@ impl Typer<'_, '_> {
             (Ty::Date, Ty::Text) => {
                 let lits = self.literals_in(list.span);
                 lits.into_iter().all(|(lit, span)| {
-                    let lit_t = Typed { ty: Ty::Str(lit), maybe_unset: false, span, text: String::new(), field: None };
+                    let lit_t = Typed {
+                        ty: Ty::Str(lit),
+                        maybe_unset: false,
+                        span,
+                        text: String::new(),
+                        field: None,
+                    };
                     self.compatible(item, &lit_t, "in")
                 })
             }
@@ -853,13 +913,18 @@ fn example(t: &Typed, op: &str) -> String {
         Ty::Bool => format!("compare with `true` or `false`: `{} {op} true`", t.text),
         Ty::Number => format!("compare with a number: `{} {op} 2`", t.text),
         Ty::Text => format!("compare with quoted text: `{} {op} \"…\"`", t.text),
-        Ty::Date => format!("compare with a quoted date: `{} {op} \"2026-03-31\"`", t.text),
+        Ty::Date => format!(
+            "compare with a quoted date: `{} {op} \"2026-03-31\"`",
+            t.text
+        ),
         Ty::Values { values, what } => format!(
             "`{}` is a `{what}`; compare with one of its values in quotes: {}",
             t.text,
             quoted(values)
         ),
-        Ty::Opaque(_) | Ty::Ref(_) => format!("test whether `{}` is set: `{} != ()`", t.text, t.text),
+        Ty::Opaque(_) | Ty::Ref(_) => {
+            format!("test whether `{}` is set: `{} != ()`", t.text, t.text)
+        }
         Ty::List(_) => format!("test membership: `\"…\" in {}`", t.text),
         _ => "compare values of the same type".to_string(),
     }

@@ -60,7 +60,10 @@ pub fn check(env: &Env, unit: &Unit, diags: &mut Vec<Diagnostic>) {
     let sccs = components(&edges, &index, nodes.len());
     for scc in sccs {
         let in_scc = |r: &DeclRef| index.get(r).is_some_and(|i| scc.contains(i));
-        let cyclic = scc.len() > 1 || edges[scc[0]].iter().any(|e| index.get(&e.to) == Some(&scc[0]));
+        let cyclic = scc.len() > 1
+            || edges[scc[0]]
+                .iter()
+                .any(|e| index.get(&e.to) == Some(&scc[0]));
         if !cyclic {
             continue;
         }
@@ -134,7 +137,11 @@ fn components(
 ) -> Vec<Vec<usize>> {
     let succ: Vec<Vec<usize>> = edges
         .iter()
-        .map(|es| es.iter().filter_map(|e| index.get(&e.to).copied()).collect())
+        .map(|es| {
+            es.iter()
+                .filter_map(|e| index.get(&e.to).copied())
+                .collect()
+        })
         .collect();
     let mut order = vec![usize::MAX; n];
     let mut low = vec![0usize; n];
