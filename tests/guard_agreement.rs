@@ -181,6 +181,7 @@ fn rejected_guards_were_silently_wrong_at_runtime() {
         ("E0411_level_compared_with_number.pdca", false),
         ("E0411_bool_compared_with_text.pdca", false),
         ("E0412_value_not_in_level.pdca", false),
+        ("E0411_default_field_never_unset.pdca", false),
         ("E0413_optional_bool_in_guard.pdca", true),
     ];
     let engine = script::sandboxed_engine();

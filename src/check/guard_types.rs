@@ -622,7 +622,10 @@ impl Typer<'_, '_> {
     fn compatible(&mut self, a: &Typed, b: &Typed, op: &str) -> bool {
         use Ty::*;
         match (&a.ty, &b.ty) {
-            (Unit, _) | (_, Unit) => return true,
+            (Unit, _) | (_, Unit) => {
+                let side = if matches!(a.ty, Unit) { b } else { a };
+                return self.may_be_unit(side, op);
+            }
             (Bool, Bool) | (Number, Number) | (Text, Text) | (Date, Date) => return true,
             (Text, Str(_)) | (Str(_), Text) | (Str(_), Str(_)) => return true,
             (Values { what, values }, Str(lit)) => {
@@ -662,6 +665,41 @@ impl Typer<'_, '_> {
             _ => {}
         }
         self.mismatch(a, b, op);
+        false
+    }
+
+    /// `F == ()` tests whether F is unset; a field that reads its default
+    /// (or `[]`) while unset never is `()`, so the test would always fail.
+    fn may_be_unit(&mut self, t: &Typed, op: &str) -> bool {
+        if t.maybe_unset || t.field.is_none() {
+            return true;
+        }
+        let field = t.field.clone().unwrap_or_default();
+        let Some(info) = self.ctx.fields.get(field.as_str()) else {
+            return true;
+        };
+        let why = if info.decl.default.is_some() {
+            "it reads as its default while unset"
+        } else if info.decl.required.is_some() {
+            "it is `required`, so always set"
+        } else {
+            "an unset list reads as `[]`"
+        };
+        let mut d = Diagnostic::new(
+            "E0411",
+            t.span,
+            format!(
+                "`{}` is never `()` in a guard, so `{op} ()` always gives the same answer",
+                t.text
+            ),
+        )
+        .label(why.to_string())
+        .with_secondary(info.decl.name.span, "declared here");
+        d = d.help(match &t.ty {
+            Ty::List(_) => format!("test membership instead: `\"…\" in {}`", t.text),
+            _ => example(t, "=="),
+        });
+        self.report(d);
         false
     }
 
