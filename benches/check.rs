@@ -10,10 +10,17 @@
 //! It prints MB/s, files/s, the ratio to the baseline and the time per file
 //! at each size (flat = linear growth), then the time to check `processes/`.
 //!
-//! Set PDCA_BENCH_SIZES=100,1000 to choose sizes.
+//! Then a one-process scaling series: a single process of 1,000, 10,000 and
+//! 40,000 states shaped as a chain and as a star, checked end to end, with
+//! the time per state (flat = linear in states + transitions).
+//!
+//! Set PDCA_BENCH_SIZES=100,1000 to choose corpus sizes (`0` skips the
+//! corpus), PDCA_BENCH_STATES=1000,10000 the states of the series.
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/scaling.rs"]
+mod scaling;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -63,6 +70,102 @@ fn check_end_to_end(dir: &Path) -> usize {
     compilation.program.map(|p| p.processes.len()).unwrap_or(0)
 }
 
+/// CPU time of this thread so far (Linux: `/proc/thread-self/schedstat`),
+/// so that figures stay comparable on a machine other jobs are loading.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Runs `f` `runs` times; returns the median wall time and the median CPU
+/// time of this thread (zero where the platform does not tell).
+fn measure_cpu(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let mut wall = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let c0 = thread_cpu();
+        let start = Instant::now();
+        f();
+        wall.push(start.elapsed());
+        cpu.push(match (c0, thread_cpu()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        });
+    }
+    (median(wall), median(cpu))
+}
+
+/// Checks one generated process of `n` states; returns the median wall
+/// and CPU times of parsing alone and of `check` end to end.
+fn one_process(root: &Path, n: usize, shape: scaling::Shape) -> [(Duration, Duration); 2] {
+    let dir = root.join(format!("one-{}-{n}", shape.name()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    std::fs::write(dir.join("big.pdca"), scaling::one_process(n, shape)).expect("write");
+    let runs = if n >= 10_000 { 3 } else { 5 };
+    let parse = measure_cpu(runs, || {
+        assert_eq!(parse_only(&dir), 1);
+    });
+    let check = measure_cpu(runs, || {
+        let inputs = load::collect(std::slice::from_ref(&dir)).expect("readable");
+        let c = pdca::compile(inputs);
+        let rendered = pdca::diag::render::human(&c.sources, &c.diagnostics, false);
+        assert!(c.diagnostics.is_empty(), "{rendered}");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    [parse, check]
+}
+
+fn scaling_series(root: &Path) {
+    let states: Vec<usize> = std::env::var("PDCA_BENCH_STATES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 40_000]);
+    println!("one process, many states (median; cpu = this thread's CPU time)");
+    println!(
+        "{:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>13} {:>13}",
+        "shape",
+        "states",
+        "parse (s)",
+        "check (s)",
+        "parse cpu",
+        "check cpu",
+        "cpu us/state",
+        "check-parse"
+    );
+    for shape in [scaling::Shape::Chain, scaling::Shape::Star] {
+        let mut per_state = Vec::new();
+        for &n in states.iter().filter(|&&n| n >= 4) {
+            let [(parse, parse_cpu), (check, check_cpu)] = one_process(root, n, shape);
+            let cpu = if check_cpu > Duration::ZERO {
+                check_cpu
+            } else {
+                check
+            };
+            let us = cpu.as_secs_f64() * 1e6 / n as f64;
+            per_state.push(us);
+            println!(
+                "{:>6} {:>8} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>13.2} {:>13.3}",
+                shape.name(),
+                n,
+                parse.as_secs_f64(),
+                check.as_secs_f64(),
+                parse_cpu.as_secs_f64(),
+                check_cpu.as_secs_f64(),
+                us,
+                (check_cpu.saturating_sub(parse_cpu)).as_secs_f64()
+            );
+        }
+        if let (Some(first), Some(last)) = (per_state.first(), per_state.last()) {
+            println!(
+                "{:>6} growth: time per state at the largest size is {:.2}x the smallest (1.00 = linear)",
+                shape.name(),
+                last / first
+            );
+        }
+    }
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("PDCA_BENCH_SIZES")
         .ok()
@@ -75,7 +178,7 @@ fn main() {
         "files", "MB", "parse (s)", "check (s)", "MB/s", "files/s", "check/parse", "us/file"
     );
     let mut per_file = Vec::new();
-    for &n in &sizes {
+    for &n in sizes.iter().filter(|&&n| n > 0) {
         let dir = root.join(format!("n{n}"));
         let bytes = corpus::write_corpus(&dir, n).expect("write corpus");
         let mb = bytes as f64 / 1_000_000.0;
@@ -122,5 +225,6 @@ fn main() {
         "processes/ ({files} files): {:.2} ms per check",
         t.as_secs_f64() * 1e3
     );
+    scaling_series(&root);
     let _ = std::fs::remove_dir_all(&root);
 }

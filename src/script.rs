@@ -1,7 +1,10 @@
 //! The sandboxed rhai engine for guard expressions, shared by the checker
 //! and the runtime. Every limit is set here, in one place, and tested.
 
-use rhai::{Engine, AST};
+use rhai::{Dynamic, Engine, Scope, AST};
+use serde_json::{Map, Value};
+
+use crate::ir::{FieldType, Process};
 
 /// Names a guard may read; everything else is an undeclared variable.
 pub const GUARD_ROOTS: &[&str] = &["record", "actor", "instance"];
@@ -16,6 +19,11 @@ pub const INSTANCE_PROPERTIES: &[&str] = &[
     "revision",
     "created_at",
 ];
+
+/// Properties of `instance` that guards can read (templates see more:
+/// `title` and `url` exist only once a notification is rendered).
+pub const GUARD_INSTANCE_PROPERTIES: &[&str] =
+    &["id", "process", "state", "revision", "created_at"];
 
 pub const MAX_OPERATIONS: u64 = 10_000;
 pub const MAX_CALL_LEVELS: usize = 8;
@@ -53,10 +61,92 @@ pub fn compile_guard(engine: &Engine, source: &str) -> Result<AST, rhai::ParseEr
     engine.compile_expression(source)
 }
 
+/// What a guard sees of the instance (`instance.…`).
+pub struct GuardInstance<'a> {
+    pub id: i64,
+    pub process: &'a str,
+    pub state: &'a str,
+    pub revision: i64,
+    pub created_at: &'a str,
+}
+
+/// The record as guards read it. Set fields hold their stored value; an
+/// unset field with a `default` reads as that default, an unset `list` or
+/// `log` as `[]`, and any other unset field is absent, so it reads `()`.
+/// The checker ([`crate::check::guard_types`]) types guards on exactly
+/// these rules.
+pub fn guard_record(process: &Process, record: &Map<String, Value>) -> Dynamic {
+    let mut out = rhai::Map::new();
+    for field in &process.record.fields {
+        let value = match record.get(&field.name) {
+            Some(v) if crate::runtime::values::is_set(record, &field.name) => Some(v.clone()),
+            _ => match (&field.default, &field.ty) {
+                (Some(d), ty) => {
+                    let ctx = crate::runtime::values::EntryContext { at: "", actor: "" };
+                    crate::runtime::values::check_value(ty, d, ctx).ok()
+                }
+                (None, FieldType::List(_) | FieldType::Log) => Some(Value::Array(Vec::new())),
+                (None, _) => None,
+            },
+        };
+        if let Some(v) = value {
+            out.insert(
+                field.name.as_str().into(),
+                crate::runtime::values::to_dynamic(&v),
+            );
+        }
+    }
+    out.into()
+}
+
+/// Evaluates a guard over a record, an actor `(id, roles)` and an instance.
+/// `Err` carries the reason a guard could not give `true` or `false`.
+pub fn eval_guard(
+    engine: &Engine,
+    source: &str,
+    process: &Process,
+    record: &Map<String, Value>,
+    actor: (&str, &[String]),
+    instance: &GuardInstance<'_>,
+) -> Result<bool, String> {
+    if source.len() > MAX_GUARD_BYTES {
+        return Err(format!(
+            "the condition is longer than {MAX_GUARD_BYTES} bytes"
+        ));
+    }
+    let ast = compile_guard(engine, source).map_err(|e| e.to_string())?;
+    let mut actor_map = rhai::Map::new();
+    actor_map.insert("id".into(), actor.0.to_string().into());
+    actor_map.insert(
+        "roles".into(),
+        actor
+            .1
+            .iter()
+            .map(|r| Dynamic::from(r.clone()))
+            .collect::<rhai::Array>()
+            .into(),
+    );
+    let mut inst = rhai::Map::new();
+    inst.insert("id".into(), instance.id.into());
+    inst.insert("process".into(), instance.process.to_string().into());
+    inst.insert("state".into(), instance.state.to_string().into());
+    inst.insert("revision".into(), instance.revision.into());
+    inst.insert("created_at".into(), instance.created_at.to_string().into());
+    let mut scope = Scope::new();
+    scope.push_constant("record", guard_record(process, record));
+    scope.push_constant("actor", actor_map);
+    scope.push_constant("instance", inst);
+    let out: Dynamic = engine
+        .eval_ast_with_scope(&mut scope, &ast)
+        .map_err(|e| e.to_string())?;
+    out.as_bool()
+        .map_err(|t| format!("it gave a `{t}`, not true or false"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rhai::{Dynamic, Map, Scope};
+    use rhai::Map;
 
     fn eval(src: &str) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
         let engine = sandboxed_engine();

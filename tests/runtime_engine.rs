@@ -11,7 +11,7 @@ use pdca::runtime::engine::{DeployStatus, InstanceView};
 use pdca::runtime::error::ProblemKind;
 use pdca::runtime::store::{MIGRATION_COUNT, SCHEMA_VERSION};
 use pdca::runtime::{Actor, Engine, RuntimeError};
-use runtime_support::{program, ticket_program, TestDb, TICKET};
+use runtime_support::{ticket_program, TestDb, TICKET};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -140,13 +140,10 @@ async fn deploy_is_idempotent_and_versions_pin_instances(db: &TestDb) {
     );
 
     // Comments and layout are not content.
-    let reformatted = program(&[(
-        "ticket.pdca",
-        &TICKET.replace(
-            "  state new     initial",
-            "  // the entry state\n  state new initial",
-        ),
-    )]);
+    let reformatted = runtime_support::ticket_from(&TICKET.replace(
+        "  state new     initial",
+        "  // the entry state\n  state new initial",
+    ));
     let r = e.deploy(&reformatted).await.expect("deploy reformatted");
     assert!(r
         .processes
@@ -160,7 +157,7 @@ async fn deploy_is_idempotent_and_versions_pin_instances(db: &TestDb) {
         "  transition expire",
         "  transition reject  new -> expired     by service_desk\n  transition expire",
     );
-    let v2 = program(&[("ticket.pdca", &v2_text)]);
+    let v2 = runtime_support::ticket_from(&v2_text);
     let r = e.deploy(&v2).await.expect("deploy v2");
     let ticket = r
         .processes

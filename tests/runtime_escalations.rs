@@ -25,7 +25,15 @@ on_both_backends!(
 );
 
 fn escalations_program() -> Program {
-    program(&[("escalations.pdca", ESCALATIONS)])
+    runtime_support::unchecked(program(&[("escalations.pdca", ESCALATIONS)]), |p| {
+        let rule = p
+            .processes
+            .iter_mut()
+            .flat_map(|p| p.escalations.iter_mut())
+            .find(|e| e.name == "broken")
+            .expect("the broken rule");
+        rule.condition = "record.count / 0 == 1".into();
+    })
 }
 
 async fn engine(db: &TestDb) -> Engine {

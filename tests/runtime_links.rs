@@ -26,7 +26,31 @@ on_both_backends!(
 );
 
 fn links_program() -> Program {
-    program(&[("links.pdca", LINKS)])
+    runtime_support::unchecked(program(&[("links.pdca", LINKS)]), |p| {
+        let flaky = p
+            .processes
+            .iter_mut()
+            .find(|p| p.name == "flaky")
+            .expect("flaky");
+        flaky.spawns[0].guard = Some("record.effort / 0 == 1".into());
+        // ping spawns pong on entry; pong spawning ping back closes the cycle.
+        let ping = p
+            .processes
+            .iter()
+            .find(|p| p.name == "ping")
+            .and_then(|p| p.spawns.first())
+            .cloned()
+            .expect("ping's spawn");
+        let pong = p
+            .processes
+            .iter_mut()
+            .find(|p| p.name == "pong")
+            .expect("pong");
+        pong.spawns.push(pdca::ir::Spawn {
+            process: "ping".into(),
+            ..ping
+        });
+    })
 }
 
 async fn engine_with(db: &TestDb, program: &Program) -> Engine {

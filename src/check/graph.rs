@@ -87,19 +87,29 @@ pub fn check(ctx: &ProcessCtx, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // Only first declarations are graph nodes: edges lead to them, so a
+    // duplicate marked `final` is no way out (and E0203 reports it).
     let finals: Vec<usize> = (0..proc.states.len())
         .filter(|&i| proc.states[i].final_.is_some())
+        .filter(|&i| ctx.states.get(proc.states[i].name.name.as_str()) == Some(&i))
         .collect();
     if finals.is_empty() {
-        diags.push(
-            Diagnostic::new(
-                "E0303",
-                proc.name.span,
-                format!("process `{}` has no final state", proc.name.name),
-            )
-            .label("no state is marked `final`")
-            .help("mark the state where instances end: `state closed final`"),
-        );
+        let mut d = Diagnostic::new(
+            "E0303",
+            proc.name.span,
+            format!("process `{}` has no final state", proc.name.name),
+        )
+        .label("no state is marked `final`")
+        .help("mark the state where instances end: `state closed final`");
+        if let Some(dup) = proc.states.iter().find(|s| s.final_.is_some()) {
+            d = d
+                .with_secondary(dup.name.span, "this duplicate declaration is ignored")
+                .help(format!(
+                    "remove the duplicate and mark the first declaration: `state {} final`",
+                    dup.name.name
+                ));
+        }
+        diags.push(d);
     }
 
     // Exits from final states.

@@ -1,5 +1,6 @@
 //! Guard checks (E0403, E0404): `when` expressions compile in the sandboxed
-//! rhai engine and read only `record` fields that exist, `actor` and `instance`.
+//! rhai engine and read only `record` fields that exist, `actor` and `instance`;
+//! then [`super::guard_types`] checks their types (E0411–E0414).
 
 use std::sync::OnceLock;
 
@@ -8,17 +9,23 @@ use rhai::{ASTNode, Engine, Expr, Position};
 use super::resolve::suggest;
 use super::ProcessCtx;
 use crate::diag::Diagnostic;
-use crate::script::{self, ACTOR_PROPERTIES, GUARD_ROOTS, INSTANCE_PROPERTIES};
+use crate::script::{self, ACTOR_PROPERTIES, GUARD_INSTANCE_PROPERTIES, GUARD_ROOTS};
 use crate::syntax::ast::Guard;
 use crate::syntax::span::Span;
 
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(script::sandboxed_engine)
+    // Unoptimized, so the tree the typer walks is the one written (constant
+    // folding would hide `1 + 1 == 2`); parse errors are the same.
+    ENGINE.get_or_init(|| {
+        let mut e = script::sandboxed_engine();
+        e.set_optimization_level(rhai::OptimizationLevel::None);
+        e
+    })
 }
 
 /// Byte offset in the file of a rhai position inside the guard.
-fn offset_of(guard: &Guard, pos: Position) -> Span {
+pub(super) fn offset_of(guard: &Guard, pos: Position) -> Span {
     let (Some(line), col) = (pos.line(), pos.position().unwrap_or(1)) else {
         return guard.span;
     };
@@ -116,6 +123,7 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
         }
         true
     });
+    let before = diags.len();
     for (name, pos, finding) in found {
         let span = offset_of(guard, pos);
         match finding {
@@ -144,7 +152,7 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
                         ctx.fields.keys().copied().collect()
                     }
                     "actor" => ACTOR_PROPERTIES.to_vec(),
-                    "instance" => INSTANCE_PROPERTIES.to_vec(),
+                    "instance" => GUARD_INSTANCE_PROPERTIES.to_vec(),
                     _ => continue,
                 };
                 if known.contains(&name.as_str()) {
@@ -178,6 +186,10 @@ pub fn check(ctx: &ProcessCtx, guard: &Guard, diags: &mut Vec<Diagnostic>) {
                 diags.push(d);
             }
         }
+    }
+    // Types only once every name is known: an unknown field has no type.
+    if diags.len() == before && ctx.record.is_some() {
+        super::guard_types::check(ctx, guard, &ast, diags);
     }
 }
 

@@ -5,10 +5,12 @@ pub mod approval_gates;
 pub mod approvals;
 pub mod claims;
 pub mod graph;
+pub mod guard_types;
 pub mod guards;
 pub mod records;
 pub mod resolve;
 pub mod sla;
+pub mod spawns;
 pub mod tags;
 pub mod templates;
 
@@ -158,6 +160,7 @@ pub fn check<'a>(unit: &Unit<'a>, diags: &mut Vec<Diagnostic>) -> Env<'a> {
             catalogs.check_attests(document, diags);
         }
     }
+    spawns::check(&env, unit, diags);
     env
 }
 

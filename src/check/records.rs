@@ -2,7 +2,8 @@
 //! their matrices, `required at` fields that an automatic path cannot set,
 //! and links between processes.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::resolve::{check_unique, suggest, Env, Kind};
 use super::{EdgeKind, ProcessCtx};
@@ -491,31 +492,63 @@ impl<'a> SetFields<'a> {
         analysis.close(&mut start);
         analysis.states[initial] = Some(start);
 
-        let reach = super::graph::reachable(&ctx.successors(), [initial]);
-        for _round in 0..(n + 2) * (analysis.fields.len() + 2) {
-            let mut changed = false;
-            for s in (0..n).filter(|&s| reach[s] && s != initial) {
-                let mut acc: Option<Vec<bool>> = None;
-                for e in ctx.edges.iter().filter(|e| e.to == s) {
-                    if let Some(out) = analysis.after_edge(ctx, e) {
-                        acc = Some(match acc {
-                            None => out,
-                            Some(a) => a.iter().zip(&out).map(|(x, y)| *x && *y).collect(),
-                        });
-                    }
-                }
-                let Some(mut new) = acc else { continue };
-                for (fi, r) in analysis.required_at[s].iter().enumerate() {
-                    new[fi] |= r;
-                }
-                analysis.close(&mut new);
-                if analysis.states[s].as_ref() != Some(&new) {
-                    analysis.states[s] = Some(new);
-                    changed = true;
+        // A worklist in reverse postorder: a state is re-evaluated only when
+        // one of its predecessors changed, and predecessors mostly come
+        // first, so each state is evaluated a few times at most. Each state's
+        // set only shrinks (at most once per field), which bounds the work
+        // near O((states + edges) * fields) instead of a full pass per change.
+        let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (ei, e) in ctx.edges.iter().enumerate() {
+            incoming[e.to].push(ei);
+            succ[e.from].push(e.to);
+        }
+        let order = reverse_postorder(&succ, initial);
+        let mut rank = vec![usize::MAX; n];
+        for (r, &s) in order.iter().enumerate() {
+            rank[s] = r;
+        }
+        let mut queued = vec![false; n];
+        let mut work: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
+        for &s in &succ[initial] {
+            if !queued[s] {
+                queued[s] = true;
+                work.push(Reverse(rank[s]));
+            }
+        }
+        while let Some(Reverse(r)) = work.pop() {
+            let s = order[r];
+            queued[s] = false;
+            if s == initial {
+                continue;
+            }
+            let mut acc: Option<Vec<bool>> = None;
+            for &ei in &incoming[s] {
+                if let Some(out) = analysis.after_edge(ctx, &ctx.edges[ei]) {
+                    acc = Some(match acc {
+                        None => out,
+                        Some(mut a) => {
+                            for (x, y) in a.iter_mut().zip(&out) {
+                                *x &= *y;
+                            }
+                            a
+                        }
+                    });
                 }
             }
-            if !changed {
-                break;
+            let Some(mut new) = acc else { continue };
+            for (fi, r) in analysis.required_at[s].iter().enumerate() {
+                new[fi] |= r;
+            }
+            analysis.close(&mut new);
+            if analysis.states[s].as_ref() != Some(&new) {
+                analysis.states[s] = Some(new);
+                for &t in &succ[s] {
+                    if !queued[t] {
+                        queued[t] = true;
+                        work.push(Reverse(rank[t]));
+                    }
+                }
             }
         }
         Some(analysis)
@@ -567,11 +600,36 @@ impl<'a> SetFields<'a> {
     }
 }
 
+/// The states reachable from `start` in reverse postorder of a depth-first
+/// search (iterative, so deep chains cannot overflow the stack).
+fn reverse_postorder(succ: &[Vec<usize>], start: usize) -> Vec<usize> {
+    let mut seen = vec![false; succ.len()];
+    let mut post = Vec::new();
+    let mut stack = vec![(start, 0usize)];
+    seen[start] = true;
+    while let Some((s, next)) = stack.last_mut() {
+        let s = *s;
+        if let Some(&t) = succ[s].get(*next) {
+            *next += 1;
+            if !seen[t] {
+                seen[t] = true;
+                stack.push((t, 0));
+            }
+        } else {
+            post.push(s);
+            stack.pop();
+        }
+    }
+    post.reverse();
+    post
+}
+
 /// E0402: on an automatic edge (a timer or an approval decision) nobody
 /// supplies fields, so the fields `required at` the target, and the fields a
 /// timer transition `requires`, must already be set on every path there.
 pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diagnostic>) {
     let mut reported = HashSet::new();
+    let dom = Dominators::new(ctx);
     for e in &ctx.edges {
         if e.kind.is_actor() {
             continue;
@@ -594,7 +652,6 @@ pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diag
                 continue;
             }
             let target = ctx.state_name(e.to);
-            let source = ctx.state_name(e.from);
             let how = match e.kind {
                 EdgeKind::Timer(_) => "a timer",
                 _ => "an approval decision",
@@ -610,17 +667,7 @@ pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diag
                     f.name.name
                 )
             };
-            let help = if ctx.proc.states[e.from].initial.is_some() {
-                format!(
-                    "mark `{}` `required` (or `required at {source}`) so it is set when the instance starts",
-                    f.name.name
-                )
-            } else {
-                format!(
-                    "add `requires {}` to the transitions into `{source}`, or `required at {source}` to the field",
-                    f.name.name
-                )
-            };
+            let help = supply_help(ctx, &dom, e.from, &f.name.name);
             let mut d = Diagnostic::new("E0402", e.span, message)
                 .label(format!("nobody supplies `{}` on this move", f.name.name))
                 .help(help);
@@ -632,6 +679,124 @@ pub fn check_required_at(ctx: &ProcessCtx, set: &SetFields, diags: &mut Vec<Diag
             diags.push(d);
         }
     }
+}
+
+/// Immediate dominators of the states reachable from the initial state
+/// (Cooper, Harvey and Kennedy's iterative algorithm over reverse
+/// postorder), computed only when an E0402 help needs them.
+struct Dominators {
+    idom: Option<Vec<Option<usize>>>,
+    /// States with at least one edge in, every one fired by a person.
+    by_people: Vec<bool>,
+}
+
+impl Dominators {
+    fn new(ctx: &ProcessCtx) -> Dominators {
+        let n = ctx.proc.states.len();
+        let mut into = vec![(0usize, true); n];
+        for e in &ctx.edges {
+            into[e.to].0 += 1;
+            into[e.to].1 &= e.kind.is_actor();
+        }
+        let by_people = into.iter().map(|&(n, all)| n > 0 && all).collect();
+        let Some(initial) = (0..n).find(|&i| ctx.proc.states[i].initial.is_some()) else {
+            return Dominators {
+                idom: None,
+                by_people,
+            };
+        };
+        let mut succ = vec![Vec::new(); n];
+        let mut pred = vec![Vec::new(); n];
+        for e in &ctx.edges {
+            succ[e.from].push(e.to);
+            pred[e.to].push(e.from);
+        }
+        let order = reverse_postorder(&succ, initial);
+        let mut rank = vec![usize::MAX; n];
+        for (r, &s) in order.iter().enumerate() {
+            rank[s] = r;
+        }
+        let mut idom: Vec<Option<usize>> = vec![None; n];
+        idom[initial] = Some(initial);
+        let intersect = |idom: &[Option<usize>], mut a: usize, mut b: usize| -> usize {
+            while a != b {
+                while rank[a] > rank[b] {
+                    a = idom[a].unwrap_or(initial);
+                }
+                while rank[b] > rank[a] {
+                    b = idom[b].unwrap_or(initial);
+                }
+            }
+            a
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &s in order.iter().skip(1) {
+                let mut new: Option<usize> = None;
+                for &p in &pred[s] {
+                    if idom[p].is_none() {
+                        continue;
+                    }
+                    new = Some(match new {
+                        None => p,
+                        Some(q) => intersect(&idom, p, q),
+                    });
+                }
+                if new.is_some() && idom[s] != new {
+                    idom[s] = new;
+                    changed = true;
+                }
+            }
+        }
+        Dominators {
+            idom: Some(idom),
+            by_people,
+        }
+    }
+
+    /// `s`, then the states every path from the initial state to `s` passes
+    /// through, nearest first, ending with the initial state.
+    fn chain(&self, s: usize) -> Vec<usize> {
+        let mut out = vec![s];
+        if let Some(idom) = &self.idom {
+            let mut cur = s;
+            while let Some(d) = idom[cur] {
+                if d == cur {
+                    break;
+                }
+                out.push(d);
+                cur = d;
+            }
+        }
+        out
+    }
+}
+
+/// The E0402 help: the nearest state on every path to `from` that only
+/// people enter (so `required at` it is asked of them and cannot itself
+/// trip E0402), or the start; and `default` as the other way out.
+fn supply_help(ctx: &ProcessCtx, dom: &Dominators, from: usize, field: &str) -> String {
+    for s in dom.chain(from) {
+        if ctx.proc.states[s].initial.is_some() {
+            break;
+        }
+        if dom.by_people[s] {
+            let name = ctx.state_name(s);
+            if s == from {
+                return format!(
+                    "add `requires {field}` to the transitions into `{name}` (or `required at {name}` to the field), or give `{field}` a `default`"
+                );
+            }
+            return format!(
+                "add `required at {name}` to `{field}` (every path to `{}` passes `{name}`, which only people enter), or give `{field}` a `default`",
+                ctx.state_name(from)
+            );
+        }
+    }
+    format!(
+        "mark `{field}` `required` so it is supplied when the instance starts, or give it a `default`"
+    )
 }
 
 /// E0402 for scheduled processes: a schedule starts instances without an

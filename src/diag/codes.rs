@@ -45,6 +45,7 @@ codes! {
     "E0303" => "no final state",
     "E0304" => "state cannot reach a final state",
     "E0305" => "transition out of a final state",
+    "E0306" => "processes spawn each other in a cycle when they start",
     "W0301" => "unreachable state",
     "W0302" => "transition nobody can fire",
     // records, guards, templates
@@ -58,6 +59,10 @@ codes! {
     "E0408" => "matrix is not exhaustive or not well-typed",
     "E0409" => "link field has the wrong type",
     "E0410" => "spawned instance lacks a field it needs",
+    "E0411" => "guard compares or combines values of different types",
+    "E0412" => "guard literal is not a value of the compared type",
+    "E0413" => "guard or guard operand is not surely true or false",
+    "E0414" => "guard uses something outside the guard language",
     // SLA clocks and calendars
     "E0501" => "SLA clock may never stop",
     "E0502" => "SLA clock can never stop",

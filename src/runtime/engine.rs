@@ -1235,8 +1235,22 @@ impl Engine {
         // Only escalation conditions read the record before the step.
         let before_record = (!process.escalations.is_empty()).then(|| record.clone());
         values::apply_patch(&process, &mut record, &patch);
+        // Fields first: a guard then never sees a required field the
+        // patch cleared (the checker types `required` fields as set).
+        let needed = t
+            .requires
+            .iter()
+            .map(String::as_str)
+            .chain(values::required_in(&process, &t.to));
+        let missing = values::missing(&record, needed);
+        if !missing.is_empty() {
+            return Err(RuntimeError::MissingFields {
+                fields: missing,
+                needed_for: format!("`{name}` into `{}`", t.to),
+            });
+        }
         if let Some(guard) = &t.guard {
-            match self.guard(guard, &record, actor, &inst) {
+            match self.guard(&process, guard, &record, actor, &inst) {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(RuntimeError::GuardFalse {
@@ -1252,18 +1266,6 @@ impl Engine {
                     })
                 }
             }
-        }
-        let needed = t
-            .requires
-            .iter()
-            .map(String::as_str)
-            .chain(values::required_in(&process, &t.to));
-        let missing = values::missing(&record, needed);
-        if !missing.is_empty() {
-            return Err(RuntimeError::MissingFields {
-                fields: missing,
-                needed_for: format!("`{name}` into `{}`", t.to),
-            });
         }
         let text = record_text(&record);
         let step = Step {
@@ -1554,48 +1556,31 @@ impl Engine {
         Ok(t)
     }
 
-    /// Evaluates a guard in the sandbox over the record after the patch.
+    /// Evaluates a guard in the sandbox over the record after the patch
+    /// (bound as [`script::guard_scope`] describes).
     pub(super) fn guard(
         &self,
+        process: &Process,
         source: &str,
         record: &Record,
         actor: &Actor,
         inst: &InstanceRow,
     ) -> Result<bool, String> {
-        if source.len() > script::MAX_GUARD_BYTES {
-            return Err(format!(
-                "the condition is longer than {} bytes",
-                script::MAX_GUARD_BYTES
-            ));
-        }
-        let ast = script::compile_guard(&self.scripts, source).map_err(|e| e.to_string())?;
-        let mut actor_map = rhai::Map::new();
-        actor_map.insert("id".into(), actor.id.clone().into());
-        actor_map.insert(
-            "roles".into(),
-            actor
-                .roles
-                .iter()
-                .map(|r| rhai::Dynamic::from(r.clone()))
-                .collect::<rhai::Array>()
-                .into(),
-        );
-        let mut instance = rhai::Map::new();
-        instance.insert("id".into(), inst.id.into());
-        instance.insert("process".into(), inst.process.clone().into());
-        instance.insert("state".into(), inst.state.clone().into());
-        instance.insert("revision".into(), inst.revision.into());
-        instance.insert("created_at".into(), inst.created_at.clone().into());
-        let mut scope = rhai::Scope::new();
-        scope.push_constant("record", values::to_dynamic(&Value::Object(record.clone())));
-        scope.push_constant("actor", actor_map);
-        scope.push_constant("instance", instance);
-        let out: rhai::Dynamic = self
-            .scripts
-            .eval_ast_with_scope(&mut scope, &ast)
-            .map_err(|e| e.to_string())?;
-        out.as_bool()
-            .map_err(|t| format!("it gave a `{t}`, not true or false"))
+        let seen = script::GuardInstance {
+            id: inst.id,
+            process: &inst.process,
+            state: &inst.state,
+            revision: inst.revision,
+            created_at: &inst.created_at,
+        };
+        script::eval_guard(
+            &self.scripts,
+            source,
+            process,
+            record,
+            (&actor.id, &actor.roles),
+            &seen,
+        )
     }
 
     /// The SLA clocks of instance `id` as of `now`: status, target, elapsed

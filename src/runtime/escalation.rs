@@ -66,10 +66,10 @@ impl Engine {
             .escalations
             .iter()
             .filter(|rule| {
-                self.holds(rule, settled.record(e), &actor, &after)
+                self.holds(process, rule, settled.record(e), &actor, &after)
                     && !e.before.as_ref().is_some_and(|b| {
                         let before = row(process, e, b.state, e.seq - 1);
-                        self.holds(rule, b.record, &actor, &before)
+                        self.holds(process, rule, b.record, &actor, &before)
                     })
             })
             .collect();
@@ -116,8 +116,15 @@ impl Engine {
 
     /// Whether the rule's condition holds; an evaluation error counts as
     /// false and is counted.
-    fn holds(&self, rule: &Escalation, record: &Record, actor: &Actor, inst: &InstanceRow) -> bool {
-        match self.guard(&rule.condition, record, actor, inst) {
+    fn holds(
+        &self,
+        process: &Process,
+        rule: &Escalation,
+        record: &Record,
+        actor: &Actor,
+        inst: &InstanceRow,
+    ) -> bool {
+        match self.guard(process, &rule.condition, record, actor, inst) {
             Ok(b) => b,
             Err(_) => {
                 self.escalation_errors.fetch_add(1, Ordering::Relaxed);

@@ -86,7 +86,7 @@ impl Engine {
                     updated_at: e.at.to_string(),
                 };
                 let actor = Actor::new(SPAWN_ACTOR, &[]);
-                match self.guard(guard, record, &actor, &inst) {
+                match self.guard(process, guard, record, &actor, &inst) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(reason) => {

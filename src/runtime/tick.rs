@@ -514,7 +514,7 @@ impl Engine {
         let actor = Actor::new(TIMER_ACTOR, &[]);
         let record = parse_record(&inst)?;
         if let Some(guard) = &t.guard {
-            let refusal = match self.guard(guard, &record, &actor, &inst) {
+            let refusal = match self.guard(&process, guard, &record, &actor, &inst) {
                 Ok(true) => None,
                 Ok(false) => Some(format!("its condition `{guard}` is false")),
                 Err(reason) => Some(format!("its condition `{guard}` failed: {reason}")),
