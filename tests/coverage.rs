@@ -343,3 +343,55 @@ process management_review "Management review" for Review {
         .collect();
     assert!(codes.contains(&"E0402"), "{codes:?}");
 }
+
+/// The status of one obligation after compiling `text` (which must compile).
+fn status_of(text: &str, id: &str) -> (ObligationStatus, Option<String>) {
+    let c = compile_text(text);
+    assert_eq!(c.errors(), 0, "{:?}", c.diagnostics);
+    let program = c.program.expect("compiles");
+    let iso = coverage::find_standard(&program, coverage::DEFAULT_STANDARD).unwrap();
+    let report = coverage::evaluate(&program, iso);
+    let o = report
+        .clauses
+        .iter()
+        .flat_map(|c| &c.obligations)
+        .find(|o| o.id == id)
+        .expect("obligation");
+    (o.status, o.hint.clone())
+}
+
+#[test]
+fn the_field_hint_meets_the_obligation_when_followed() {
+    // An optional field is no record, so a hint to add a plain field would
+    // not meet the obligation; the hint asks for `required`.
+    let base = r#"
+use stdlib.roles.{sms_owner}
+record Doc {
+  title text required FIELD
+}
+process doc "Document" for Doc {
+  implements iso20000-1:2018 { 7.5.3 }
+  owner sms_owner
+  started by sms_owner
+  state draft initial is recorded
+  state done final is closed
+  transition finish draft -> done by sms_owner
+}
+"#;
+    let missing = base.replace(" FIELD", "");
+    let (status, hint) = status_of(&missing, "7.5.3-07");
+    assert_eq!(status, ObligationStatus::Unmet);
+    assert_eq!(hint.as_deref(), Some("origin text required"));
+    let added = base.replace(" FIELD", "\n  origin text required");
+    assert_eq!(status_of(&added, "7.5.3-07").0, ObligationStatus::Met);
+
+    let optional = base.replace(" FIELD", "\n  origin text");
+    let (status, hint) = status_of(&optional, "7.5.3-07");
+    assert_eq!(status, ObligationStatus::Unmet);
+    assert_eq!(
+        hint.as_deref(),
+        Some("`required` on field `origin` of process `doc` (or `required at` a state every instance reaches)")
+    );
+    let required = base.replace(" FIELD", "\n  origin text required");
+    assert_eq!(status_of(&required, "7.5.3-07").0, ObligationStatus::Met);
+}

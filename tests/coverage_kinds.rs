@@ -84,7 +84,9 @@ fn kinds_of(p: &Predicate) -> Vec<&'static str> {
         Predicate::Field { .. } | Predicate::FieldOfType { .. } => vec!["RECORD"],
         Predicate::Role { .. } | Predicate::Owner => vec!["ROLE"],
         Predicate::Approval { before_tag: None } => vec!["APPROVAL"],
-        Predicate::Approval { before_tag: Some(_) } => vec!["APPROVAL", "STATE"],
+        Predicate::Approval {
+            before_tag: Some(_),
+        } => vec!["APPROVAL", "STATE"],
         Predicate::Sla { .. } => vec!["SLA"],
         Predicate::Escalation { to: None } => vec!["ESCALATION"],
         Predicate::Escalation { to: Some(_) } => vec!["ESCALATION", "ROLE"],
@@ -149,12 +151,15 @@ fn unjustified(
             if alts.iter().any(|k| shown.contains(k.as_str())) {
                 continue;
             }
-            let justified = comment.lines().any(|l| {
-                weaker_kind(l).is_some_and(|w| alts.iter().any(|k| k == w))
-            });
+            let justified = comment
+                .lines()
+                .any(|l| weaker_kind(l).is_some_and(|w| alts.iter().any(|k| k == w)));
             if !justified {
                 let k = alts.join("|");
-                problems.push(format!("{}: no {k} predicate and no `weaker: {k}` reason", o.id));
+                problems.push(format!(
+                    "{}: no {k} predicate and no `weaker: {k}` reason",
+                    o.id
+                ));
             }
         }
     }

@@ -152,7 +152,8 @@ fn clause_9_internal_audit_not_planned() {
         "  schedule every 3 months\n",
         "",
     );
-    assert_unmet(inputs, &["9.2-01"]);
+    // 9.2-05: audit results are reported at planned intervals (REVIEW).
+    assert_unmet(inputs, &["9.2-01", "9.2-05"]);
 }
 
 #[test]
@@ -463,4 +464,61 @@ fn every_removal_is_noticed_and_costs_only_what_it_showed() {
         all.len(),
         failures.join("\n")
     );
+}
+
+/// The constructs the library gained for predicates of every evidence kind
+/// (issue 9, item 8): each is the only evidence of its obligation.
+#[test]
+fn evidence_kind_constructs_are_each_the_only_evidence() {
+    let cases: [(&str, &str, &str, &[&str]); 7] = [
+        (
+            "processes/management_review.pdca",
+            "record ",
+            "  audits                    list of ref internal_audit",
+            &["9.3-02"],
+        ),
+        (
+            "processes/availability.pdca",
+            "record AvailabilityReview",
+            "  agreements            list of ref sla_agreement",
+            &["8.7.1-02"],
+        ),
+        (
+            "processes/continuity.pdca",
+            "record ContinuityRiskAssessment",
+            "  agreements              list of ref sla_agreement",
+            &["8.7.2-02"],
+        ),
+        (
+            "processes/configuration.pdca",
+            "record ConfigurationAudit",
+            "  nonconformities list of ref nonconformity",
+            &["8.2.6-07"],
+        ),
+        (
+            "processes/governance_risk.pdca",
+            "record RiskRegisterReview",
+            "  treatment_changes     list of ref change",
+            &["6.1-03"],
+        ),
+        (
+            "processes/capacity.pdca",
+            "process capacity_requirement",
+            "  sla provision \"Time to provide capacity\" {\n    from funded until verified, cancelled\n    target 30 business days\n    breach escalate to service_owner template sla_breached\n  }\n",
+            &["8.4.3-02"],
+        ),
+        (
+            "processes/supplier.pdca",
+            "process supplier_review",
+            "  sla completion \"Review reported\" {\n    from planned until reported\n    target 15 business days\n    breach escalate to service_owner template sla_breached\n  }\n",
+            &["8.3.4.1-05"],
+        ),
+    ];
+    for (file, anchor, construct, expected) in cases {
+        // A removed field line keeps its comment out of the way.
+        let removed = edit(file, anchor, construct, "  // removed");
+        let got = unmet(removed);
+        let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "removing `{}` from {file}", construct.trim());
+    }
 }

@@ -633,6 +633,30 @@ fn schedule_hint(c: &Claimants, max: Option<&Duration>) -> String {
     }
 }
 
+/// The construct that makes a record obligation met: an optional field
+/// counts for nothing, so the hint always asks for `required` (or `required
+/// at` a state, where a scheduled or spawned start would leave it unset).
+fn field_hint(c: &Claimants, names: &[String], derived: bool) -> String {
+    let name = names.first().map(String::as_str).unwrap_or("field");
+    if derived {
+        return format!("{name} priority = impact_urgency(impact, urgency)");
+    }
+    let declared = c.processes.iter().find_map(|p| {
+        p.record
+            .fields
+            .iter()
+            .find(|f| names.contains(&f.name) && f.derived.is_none())
+            .map(|f| (p, f))
+    });
+    match declared {
+        Some((p, f)) => format!(
+            "`required` on field `{}` of process `{}` (or `required at` a state every instance reaches)",
+            f.name, p.name
+        ),
+        None => format!("{name} text required"),
+    }
+}
+
 /// Why a predicate is unmet and the construct that would meet it.
 pub fn explain(p: &Predicate, c: &Claimants, clause: &str) -> (String, String) {
     let standard = c.standard;
@@ -651,11 +675,7 @@ pub fn explain(p: &Predicate, c: &Claimants, clause: &str) -> (String, String) {
                 if *derived { " derived" } else { "" },
                 names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
             ),
-            if *derived {
-                format!("{} priority = impact_urgency(impact, urgency)", names.first().map(String::as_str).unwrap_or("field"))
-            } else {
-                format!("{} text", names.first().map(String::as_str).unwrap_or("field"))
-            },
+            field_hint(c, names, *derived),
         ),
         Predicate::FieldOfType { ty } => (
             format!("no claiming process's record has a `{ty}` field"),
