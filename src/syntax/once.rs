@@ -23,10 +23,12 @@ pub(crate) struct Once {
 
 impl Once {
     /// Records `clause` at `span` on `owner` (e.g. "transition `go`"); the
-    /// diagnostic to report when the clause was given before.
+    /// diagnostic to report when the clause was given before. `owner` is
+    /// only built then: most declarations repeat nothing, and a big process
+    /// has tens of thousands of them.
     pub(crate) fn see(
         &mut self,
-        owner: &str,
+        owner: impl FnOnce() -> String,
         clause: &'static str,
         span: Span,
         kind: Kind,
@@ -35,6 +37,7 @@ impl Once {
             self.seen.push((clause, span));
             return None;
         };
+        let owner = owner();
         let help = match kind {
             Kind::Single => format!(
                 "remove one of the two `{clause}` clauses: {owner} takes one, and a second would silently replace the first"

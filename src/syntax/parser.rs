@@ -50,9 +50,17 @@ impl Ctx {
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {
+        // `ident` is atomic, so its pair never ends in whitespace or a
+        // comment: no trimming needed (names are most of the pairs of a file).
+        let span = if pair.as_rule() == Rule::ident {
+            let s = pair.as_span();
+            Span::new(self.file, s.start(), s.end())
+        } else {
+            self.span(&pair)
+        };
         Ident {
             name: pair.as_str().to_string(),
-            span: self.span(&pair),
+            span,
         }
     }
 
@@ -67,7 +75,7 @@ impl Ctx {
     fn once(
         &mut self,
         once: &mut Once,
-        owner: &str,
+        owner: impl FnOnce() -> String,
         clause: &'static str,
         pair: &Pair<Rule>,
         kind: Kind,
@@ -265,8 +273,8 @@ impl Ctx {
                 Rule::ident => cal.name = self.ident(p),
                 Rule::string => cal.title = Some(self.string(p).0),
                 Rule::zone_item => {
-                    let owner = format!("calendar `{}`", cal.name.name);
-                    self.once(&mut once, &owner, "zone", &p, Kind::Single);
+                    let owner = || format!("calendar `{}`", cal.name.name);
+                    self.once(&mut once, owner, "zone", &p, Kind::Single);
                     if let Some(s) = p.into_inner().find(|q| q.as_rule() == Rule::string) {
                         let (zone, zspan) = self.string(s);
                         cal.zone = Some((zone, zspan));
@@ -418,8 +426,8 @@ impl Ctx {
         for p in pair.into_inner() {
             let owner = || format!("template `{}`", t.name.name);
             match p.as_rule() {
-                Rule::subject_item => self.once(&mut once, &owner(), "subject", &p, Kind::Single),
-                Rule::body_item => self.once(&mut once, &owner(), "body", &p, Kind::Single),
+                Rule::subject_item => self.once(&mut once, owner, "subject", &p, Kind::Single),
+                Rule::body_item => self.once(&mut once, owner, "body", &p, Kind::Single),
                 _ => {}
             }
             match p.as_rule() {
@@ -481,7 +489,7 @@ impl Ctx {
             derived: None,
             span,
         };
-        let owner = format!("field `{}`", field.name.name);
+        let owner = || format!("field `{}`", field.name.name);
         let mut once = Once::default();
         for p in inner {
             let clause = match p.as_rule() {
@@ -491,7 +499,7 @@ impl Ctx {
                 _ => None,
             };
             if let Some(clause) = clause {
-                self.once(&mut once, &owner, clause, &p, Kind::Single);
+                self.once(&mut once, owner, clause, &p, Kind::Single);
             }
             match p.as_rule() {
                 Rule::required_mod => {
@@ -685,10 +693,10 @@ impl Ctx {
         for p in pair.into_inner() {
             let owner = || format!("process `{}`", proc.name.name);
             match p.as_rule() {
-                Rule::owner_item => self.once(&mut once, &owner(), "owner", &p, Kind::Single),
-                Rule::started_item => self.once(&mut once, &owner(), "started by", &p, Kind::List),
-                Rule::schedule_item => self.once(&mut once, &owner(), "schedule", &p, Kind::Single),
-                Rule::calendar_ref => self.once(&mut once, &owner(), "calendar", &p, Kind::Single),
+                Rule::owner_item => self.once(&mut once, owner, "owner", &p, Kind::Single),
+                Rule::started_item => self.once(&mut once, owner, "started by", &p, Kind::List),
+                Rule::schedule_item => self.once(&mut once, owner, "schedule", &p, Kind::Single),
+                Rule::calendar_ref => self.once(&mut once, owner, "calendar", &p, Kind::Single),
                 _ => {}
             }
             match p.as_rule() {
@@ -751,9 +759,9 @@ impl Ctx {
         for p in pair.into_inner() {
             let owner = || format!("state `{}`", state.name.name);
             match p.as_rule() {
-                Rule::initial_flag => self.once(&mut once, &owner(), "initial", &p, Kind::Single),
-                Rule::final_flag => self.once(&mut once, &owner(), "final", &p, Kind::Single),
-                Rule::tags_flag => self.once(&mut once, &owner(), "is", &p, Kind::List),
+                Rule::initial_flag => self.once(&mut once, owner, "initial", &p, Kind::Single),
+                Rule::final_flag => self.once(&mut once, owner, "final", &p, Kind::Single),
+                Rule::tags_flag => self.once(&mut once, owner, "is", &p, Kind::List),
                 _ => {}
             }
             match p.as_rule() {
@@ -793,14 +801,14 @@ impl Ctx {
             preapproved: None,
             span,
         };
-        let owner = format!("transition `{}`", t.name.name);
+        let owner = || format!("transition `{}`", t.name.name);
         let mut once = Once::default();
         for p in inner {
             match p.as_rule() {
-                Rule::by_clause => self.once(&mut once, &owner, "by", &p, Kind::List),
-                Rule::requires_clause => self.once(&mut once, &owner, "requires", &p, Kind::List),
-                Rule::after_clause => self.once(&mut once, &owner, "after", &p, Kind::Single),
-                Rule::when_clause => self.once(&mut once, &owner, "when", &p, Kind::Single),
+                Rule::by_clause => self.once(&mut once, owner, "by", &p, Kind::List),
+                Rule::requires_clause => self.once(&mut once, owner, "requires", &p, Kind::List),
+                Rule::after_clause => self.once(&mut once, owner, "after", &p, Kind::Single),
+                Rule::when_clause => self.once(&mut once, owner, "when", &p, Kind::Single),
                 _ => {}
             }
             match p.as_rule() {
@@ -855,7 +863,7 @@ impl Ctx {
                 _ => None,
             };
             if let Some((clause, kind)) = clause {
-                self.once(&mut once, &owner(), clause, &p, kind);
+                self.once(&mut once, owner, clause, &p, kind);
             }
             match p.as_rule() {
                 Rule::ident if !seen_name => {
@@ -942,7 +950,7 @@ impl Ctx {
                 _ => None,
             };
             if let Some((clause, kind)) = clause {
-                self.once(&mut once, &owner(), clause, &p, kind);
+                self.once(&mut once, owner, clause, &p, kind);
             }
             match p.as_rule() {
                 Rule::ident => sla.name = self.ident(p),
@@ -1076,11 +1084,13 @@ impl Ctx {
                     notify.push((roles, template));
                 }
                 Rule::assign_action => {
-                    let owner = format!(
-                        "escalation `{}`",
-                        name.as_ref().map(|n: &Ident| n.name.as_str()).unwrap_or("")
-                    );
-                    self.once(&mut once, &owner, "assign", &p, Kind::Single);
+                    let owner = || {
+                        format!(
+                            "escalation `{}`",
+                            name.as_ref().map(|n: &Ident| n.name.as_str()).unwrap_or("")
+                        )
+                    };
+                    self.once(&mut once, owner, "assign", &p, Kind::Single);
                     assign = self.first_ident(p);
                 }
                 _ => {}
@@ -1163,7 +1173,7 @@ impl Ctx {
                 _ => None,
             };
             if let Some((clause, kind)) = clause {
-                self.once(&mut once, &owner(), clause, &p, kind);
+                self.once(&mut once, owner, clause, &p, kind);
             }
             match p.as_rule() {
                 Rule::ident => doc.name = self.ident(p),
